@@ -271,34 +271,38 @@ func (r *Reader[In, Out]) compare(old, new Out) []diff.Difference {
 	if r.Compare != nil {
 		return r.Compare(old, new)
 	}
-	return r.Migration.comparer.Diff(old, new)
+	c := r.Migration.comparer
+	if c.Equal(old, new) {
+		return nil
+	}
+	return c.Diff(old, new)
 }
 
 // observe classifies a call whose both sides ran, counts it and publishes
 // its observation to the sinks that want it. compare is nil for writes that
 // are not compared.
 func observe[Out any](m *Migration, kind Kind, op, key string, mode Mode, start time.Time,
-	old, new result[Out], fellBack, timedOut bool, compare func(a, b Out) []diff.Difference) {
+	oldRes, newRes result[Out], fellBack, timedOut bool, compare func(a, b Out) []diff.Difference) {
 	o := Observation{Migration: m.name, Operation: op, Kind: kind, Mode: mode, Key: key, Time: start,
-		Old: old.side(), New: new.side()}
+		Old: oldRes.side(), New: newRes.side()}
 	switch {
 	case fellBack:
 		o.Outcome, o.Signature = OutcomeFallback, "error:new"
 	case timedOut:
 		o.Outcome = OutcomeTimeout
-	case old.err != nil && new.err != nil:
+	case oldRes.err != nil && newRes.err != nil:
 		o.Outcome, o.Signature = OutcomeMatch, ""
-		if !m.errorsAgree(old.err, new.err) {
+		if !m.errorsAgree(oldRes.err, newRes.err) {
 			o.Outcome, o.Signature = OutcomeMismatch, "error:both"
 		}
-	case old.err != nil:
+	case oldRes.err != nil:
 		o.Outcome, o.Signature = OutcomeError, "error:old"
-	case new.err != nil:
+	case newRes.err != nil:
 		o.Outcome, o.Signature = OutcomeError, "error:new"
 	case compare == nil:
 		o.Outcome = OutcomeMatch
 	default:
-		o.Diffs = m.safeCompare(func() []diff.Difference { return compare(old.v, new.v) })
+		o.Diffs = m.safeCompare(func() []diff.Difference { return compare(oldRes.v, newRes.v) })
 		o.Outcome = OutcomeMatch
 		if len(o.Diffs) > 0 {
 			o.Outcome, o.Signature = OutcomeMismatch, diff.Signature(o.Diffs)

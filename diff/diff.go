@@ -1,0 +1,1096 @@
+// Package diff compares Go values structurally and lists where they differ.
+//
+// It is cutover's default comparator. [Comparer.Equal] answers "equal?" fast
+// and, for equal values, without allocating; [Comparer.Diff] lists every
+// differing path with both values:
+//
+//	.Items[3].Price: 100 != 101
+//	.Customer.Email: "a@example.com" != "A@example.com"
+//	.Tags["tier"]: "gold" != <missing>
+//
+// Paths use Go syntax: ".Field" for struct fields (unexported ones too),
+// "[3]" for slice and array indices, ["key"] for map keys. [Signature]
+// collapses indices and map keys to "[*]" so that discrepancies with the same
+// shape group together: ".Items[*].Price".
+//
+// What counts as equal:
+//   - time.Time values are equal when they are the same instant (monotonic
+//     clock readings and locations are ignored), after truncation to
+//     [Options].TimePrecision.
+//   - Floats are equal when they differ by at most [Options].FloatTolerance;
+//     NaN equals NaN.
+//   - Nil and empty slices and maps are equal.
+//   - Pointers are followed; cycles are detected and compared once.
+//   - Functions are equal only when both are nil; channels and unsafe
+//     pointers when they are the same.
+//   - Interfaces are equal when they hold the same dynamic type and equal
+//     values.
+//
+// Options ignore paths, compare slices as unordered collections and install
+// custom equalities for chosen types.
+package diff
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// Missing is the value shown for a side that has no value at a path: a map
+// key or slice element present only on the other side.
+const Missing = "<missing>"
+
+// Difference is one path at which two values differ, with both values
+// formatted for people.
+type Difference struct {
+	// Path locates the difference from the root: ".Items[3].Price". It is
+	// empty when the roots themselves differ (two different integers, say).
+	Path string `json:"path"`
+	// Old and New are the formatted values: strings quoted, [Missing] when
+	// absent.
+	Old string `json:"old"`
+	New string `json:"new"`
+}
+
+// String formats d as "path: old != new".
+func (d Difference) String() string {
+	p := d.Path
+	if p == "" {
+		p = "(root)"
+	}
+	return p + ": " + d.Old + " != " + d.New
+}
+
+// Equality is a custom equality for one type, made by [EqualFunc].
+type Equality struct {
+	typ reflect.Type
+	eq  func(a, b reflect.Value) bool
+}
+
+// EqualFunc makes an [Equality] that decides equality for every value of
+// type T with eq, wherever T appears (at the root, in fields, elements or map
+// values). Use it for types whose zero-information fields must be ignored, or
+// that have their own notion of equality:
+//
+//	diff.EqualFunc(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+func EqualFunc[T any](eq func(a, b T) bool) Equality {
+	t := reflect.TypeFor[T]()
+	return Equality{typ: t, eq: func(a, b reflect.Value) bool {
+		return eq(valueOf[T](a), valueOf[T](b))
+	}}
+}
+
+// valueOf returns v as a T, also when v was reached through an unexported
+// field.
+func valueOf[T any](v reflect.Value) T {
+	if v.CanInterface() {
+		return v.Interface().(T)
+	}
+	if v.CanAddr() {
+		return *(*T)(unsafe.Pointer(v.UnsafeAddr()))
+	}
+	// A copy through a fresh, addressable value: unexported and not
+	// addressable (a field of a struct held by value in an interface).
+	c := reflect.New(v.Type()).Elem()
+	copyUnexported(c, v)
+	return *(*T)(unsafe.Pointer(c.UnsafeAddr()))
+}
+
+// copyUnexported copies src into the addressable dst of the same type,
+// field by field for structs, so that read-only values can be read.
+func copyUnexported(dst, src reflect.Value) {
+	dst = reflect.NewAt(dst.Type(), unsafe.Pointer(dst.UnsafeAddr())).Elem()
+	switch src.Kind() {
+	case reflect.Bool:
+		dst.SetBool(src.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		dst.SetInt(src.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		dst.SetUint(src.Uint())
+	case reflect.Float32, reflect.Float64:
+		dst.SetFloat(src.Float())
+	case reflect.Complex64, reflect.Complex128:
+		dst.SetComplex(src.Complex())
+	case reflect.String:
+		dst.SetString(src.String())
+	case reflect.Struct:
+		for i := range src.NumField() {
+			copyUnexported(dst.Field(i), src.Field(i))
+		}
+	case reflect.Array:
+		for i := range src.Len() {
+			copyUnexported(dst.Index(i), src.Index(i))
+		}
+	case reflect.Pointer, reflect.UnsafePointer:
+		dst.SetPointer(src.UnsafePointer())
+	case reflect.Slice:
+		*(*sliceHeader)(unsafe.Pointer(dst.UnsafeAddr())) = sliceHeader{src.UnsafePointer(), src.Len(), src.Cap()}
+	case reflect.Map, reflect.Chan:
+		*(*unsafe.Pointer)(unsafe.Pointer(dst.UnsafeAddr())) = src.UnsafePointer()
+	}
+	// Interfaces and funcs reached through unexported, unaddressable fields
+	// stay zero: reflection offers no way to read them.
+}
+
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
+}
+
+// Options tune a [Comparer]. The zero value compares everything exactly.
+type Options struct {
+	// IgnorePaths are paths not compared, with their descendants:
+	// ".UpdatedAt", ".Items[*].ETag", `.Labels["trace"]`. "[*]" matches any
+	// index or map key. A leading "." may be left out.
+	IgnorePaths []string
+	// UnorderedPaths are slices and arrays compared as unordered
+	// collections (each element of one matched to an equal element of the
+	// other), at the given paths.
+	UnorderedPaths []string
+	// UnorderedSlices compares every slice and array as unordered.
+	UnorderedSlices bool
+	// FloatTolerance is the largest absolute difference at which two
+	// floats still count as equal. Zero: exact (NaN still equals NaN).
+	FloatTolerance float64
+	// TimePrecision truncates times before comparing them: with
+	// time.Millisecond, 12:00:00.0004 equals 12:00:00.0001. Zero: exact.
+	TimePrecision time.Duration
+	// MaxDifferences bounds how many differences Diff lists. Zero: 100.
+	MaxDifferences int
+	// Equalities are custom equalities by type, made with [EqualFunc].
+	Equalities []Equality
+}
+
+// Comparer compares values with fixed [Options]. It is safe for concurrent
+// use; build one at start and reuse it.
+type Comparer struct {
+	ignore      []string
+	unordered   []string
+	allUnorder  bool
+	tolerance   float64
+	precision   time.Duration
+	max         int
+	equalities  map[reflect.Type]func(a, b reflect.Value) bool
+	needsPaths  bool
+	walkerCache sync.Pool
+}
+
+// New returns a Comparer for opts, or an error naming the option that is
+// invalid.
+func New(opts Options) (*Comparer, error) {
+	c := &Comparer{
+		allUnorder: opts.UnorderedSlices,
+		tolerance:  opts.FloatTolerance,
+		precision:  opts.TimePrecision,
+		max:        opts.MaxDifferences,
+	}
+	if c.max == 0 {
+		c.max = 100
+	}
+	if c.max < 0 {
+		return nil, fmt.Errorf("diff: MaxDifferences is %d; use a positive number, or 0 for the default of 100", opts.MaxDifferences)
+	}
+	if c.tolerance < 0 || math.IsNaN(c.tolerance) {
+		return nil, fmt.Errorf("diff: FloatTolerance is %v; use a non-negative number", opts.FloatTolerance)
+	}
+	if c.precision < 0 {
+		return nil, fmt.Errorf("diff: TimePrecision is %v; use a non-negative duration", opts.TimePrecision)
+	}
+	var err error
+	if c.ignore, err = normalizePatterns("IgnorePaths", opts.IgnorePaths); err != nil {
+		return nil, err
+	}
+	if c.unordered, err = normalizePatterns("UnorderedPaths", opts.UnorderedPaths); err != nil {
+		return nil, err
+	}
+	c.needsPaths = len(c.ignore) > 0 || len(c.unordered) > 0
+	if len(opts.Equalities) > 0 {
+		c.equalities = make(map[reflect.Type]func(a, b reflect.Value) bool, len(opts.Equalities))
+		for i, e := range opts.Equalities {
+			if e.typ == nil || e.eq == nil {
+				return nil, fmt.Errorf("diff: Equalities[%d] is empty; make it with diff.EqualFunc", i)
+			}
+			c.equalities[e.typ] = e.eq
+		}
+	}
+	return c, nil
+}
+
+// MustNew is like [New] but panics on invalid options. Use it for options
+// written in code.
+func MustNew(opts Options) *Comparer {
+	c, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func normalizePatterns(field string, patterns []string) ([]string, error) {
+	out := make([]string, 0, len(patterns))
+	for i, p := range patterns {
+		if p == "" {
+			return nil, fmt.Errorf("diff: %s[%d] is empty; write a path such as .Items[*].Price", field, i)
+		}
+		if p[0] != '.' && p[0] != '[' {
+			p = "." + p
+		}
+		if err := checkPattern(p); err != nil {
+			return nil, fmt.Errorf("diff: %s[%d] %q: %v", field, i, patterns[i], err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func checkPattern(p string) error {
+	for i := 0; i < len(p); {
+		switch p[i] {
+		case '.':
+			j := i + 1
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				j++
+			}
+			if j == i+1 {
+				return errors.New("a '.' must be followed by a field name")
+			}
+			i = j
+		case '[':
+			n, ok := bracketLen(p[i:])
+			if !ok {
+				return errors.New("unbalanced '[': write [3], [*] or [\"key\"]")
+			}
+			i += n
+		default:
+			return fmt.Errorf("unexpected %q at offset %d", p[i], i)
+		}
+	}
+	return nil
+}
+
+// bracketLen returns the length of the bracket segment at the start of s
+// ("[3]", "[*]", `["a]b"]`).
+func bracketLen(s string) (int, bool) {
+	if len(s) < 2 || s[0] != '[' {
+		return 0, false
+	}
+	if s[1] == '"' {
+		for i := 2; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '"':
+				if i+1 < len(s) && s[i+1] == ']' {
+					return i + 2, true
+				}
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+	i := strings.IndexByte(s, ']')
+	if i < 2 {
+		return 0, false
+	}
+	return i + 1, true
+}
+
+// matchPattern reports whether path is pattern or lies under it; "[*]" in
+// pattern matches any one bracket segment of path.
+func matchPattern(pattern string, path []byte) bool {
+	i, j := 0, 0
+	for i < len(pattern) {
+		if j >= len(path) {
+			return false
+		}
+		if strings.HasPrefix(pattern[i:], "[*]") && path[j] == '[' {
+			n, ok := bracketLen(unsafe.String(unsafe.SliceData(path[j:]), len(path)-j))
+			if !ok {
+				return false
+			}
+			i, j = i+3, j+n
+			continue
+		}
+		if pattern[i] != path[j] {
+			return false
+		}
+		i, j = i+1, j+1
+	}
+	return j == len(path) || path[j] == '.' || path[j] == '['
+}
+
+func matchAny(patterns []string, path []byte) bool {
+	for _, p := range patterns {
+		if matchPattern(p, path) {
+			return true
+		}
+	}
+	return false
+}
+
+var defaultComparer = MustNew(Options{})
+
+// Equal reports whether a and b are equal with default options.
+func Equal(a, b any) bool { return defaultComparer.Equal(a, b) }
+
+// Diff lists the differences between a and b with default options; nil when
+// they are equal.
+func Diff(a, b any) []Difference { return defaultComparer.Diff(a, b) }
+
+// Equal reports whether a and b are equal. For equal values of ordinary
+// types (structs, slices, strings, numbers, times, pointers) it does not
+// allocate.
+func (c *Comparer) Equal(a, b any) bool {
+	w := c.getWalker(false)
+	eq := w.compare(reflect.ValueOf(a), reflect.ValueOf(b), 0)
+	c.putWalker(w)
+	return eq
+}
+
+// Diff lists the differences between a and b, at most
+// [Options].MaxDifferences of them, ordered by path; nil when they are
+// equal.
+func (c *Comparer) Diff(a, b any) []Difference {
+	w := c.getWalker(true)
+	w.compare(reflect.ValueOf(a), reflect.ValueOf(b), 0)
+	diffs := w.diffs
+	w.diffs = nil
+	c.putWalker(w)
+	return diffs
+}
+
+// DiffJSON decodes two JSON documents and lists their differences. Object
+// members are shown as fields (.items[3].price); numbers are compared by
+// value (1 equals 1.0). An error says which document is not valid JSON.
+func (c *Comparer) DiffJSON(old, new []byte) ([]Difference, error) {
+	a, err := decodeJSON(old)
+	if err != nil {
+		return nil, fmt.Errorf("diff: old document: %w", err)
+	}
+	b, err := decodeJSON(new)
+	if err != nil {
+		return nil, fmt.Errorf("diff: new document: %w", err)
+	}
+	w := c.getWalker(true)
+	w.json = true
+	w.compare(reflect.ValueOf(a), reflect.ValueOf(b), 0)
+	diffs := w.diffs
+	w.diffs = nil
+	c.putWalker(w)
+	return diffs, nil
+}
+
+// DiffJSON is [Comparer.DiffJSON] with default options.
+func DiffJSON(old, new []byte) ([]Difference, error) { return defaultComparer.DiffJSON(old, new) }
+
+func decodeJSON(data []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err == nil {
+		return nil, errors.New("unexpected data after the JSON value")
+	}
+	return v, nil
+}
+
+// Signature is the shape of a discrepancy: the differing paths with indices
+// and map keys collapsed to [*], deduplicated, sorted and joined by spaces.
+// Discrepancies with the same signature usually have the same cause.
+func Signature(diffs []Difference) string {
+	if len(diffs) == 0 {
+		return ""
+	}
+	paths := make([]string, 0, len(diffs))
+	for _, d := range diffs {
+		p := CollapsePath(d.Path)
+		if p == "" {
+			p = "(root)"
+		}
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	out := paths[:1]
+	for _, p := range paths[1:] {
+		if p != out[len(out)-1] {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// CollapsePath replaces every index and map key in path with [*]:
+// `.Items[3].Tags["x"]` becomes ".Items[*].Tags[*]".
+func CollapsePath(path string) string {
+	if strings.IndexByte(path, '[') < 0 {
+		return path
+	}
+	var b strings.Builder
+	for i := 0; i < len(path); {
+		if path[i] == '[' {
+			if n, ok := bracketLen(path[i:]); ok {
+				b.WriteString("[*]")
+				i += n
+				continue
+			}
+		}
+		b.WriteByte(path[i])
+		i++
+	}
+	return b.String()
+}
+
+// walker is the state of one comparison.
+type walker struct {
+	c       *Comparer
+	report  bool // list differences, rather than stop at the first
+	json    bool // map[string]any keys print as fields
+	paths   bool // maintain path
+	path    []byte
+	diffs   []Difference
+	visited map[visit]bool
+}
+
+type visit struct {
+	a, b unsafe.Pointer
+	typ  reflect.Type
+}
+
+// cycleDepth is the depth from which pointers are remembered to detect
+// cycles; shallower values are compared without that cost.
+const cycleDepth = 64
+
+func (c *Comparer) getWalker(report bool) *walker {
+	w, _ := c.walkerCache.Get().(*walker)
+	if w == nil {
+		w = &walker{c: c}
+	}
+	w.report = report
+	w.paths = report || c.needsPaths
+	return w
+}
+
+func (c *Comparer) putWalker(w *walker) {
+	w.path = w.path[:0]
+	w.json = false
+	w.diffs = nil
+	if w.visited != nil {
+		clear(w.visited)
+	}
+	c.walkerCache.Put(w)
+}
+
+func (w *walker) full() bool { return w.report && len(w.diffs) >= w.c.max }
+
+// differ records a difference at the current path and returns false.
+func (w *walker) differ(a, b reflect.Value) bool {
+	if w.report && len(w.diffs) < w.c.max {
+		w.diffs = append(w.diffs, Difference{Path: string(w.path), Old: format(a), New: format(b)})
+	}
+	return false
+}
+
+func (w *walker) differMissing(a, b reflect.Value, aOK, bOK bool) bool {
+	if w.report && len(w.diffs) < w.c.max {
+		d := Difference{Path: string(w.path), Old: Missing, New: Missing}
+		if aOK {
+			d.Old = format(a)
+		}
+		if bOK {
+			d.New = format(b)
+		}
+		w.diffs = append(w.diffs, d)
+	}
+	return false
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+var jsonNumberType = reflect.TypeFor[json.Number]()
+
+func (w *walker) compare(a, b reflect.Value, depth int) bool {
+	if w.paths && len(w.c.ignore) > 0 && matchAny(w.c.ignore, w.path) {
+		return true
+	}
+	if !a.IsValid() || !b.IsValid() {
+		if a.IsValid() == b.IsValid() {
+			return true
+		}
+		return w.differ(a, b)
+	}
+	if a.Type() != b.Type() {
+		return w.differ(a, b)
+	}
+	t := a.Type()
+	if w.c.equalities != nil {
+		if eq, ok := w.c.equalities[t]; ok {
+			if safeEqual(eq, a, b) {
+				return true
+			}
+			return w.differ(a, b)
+		}
+	}
+	switch a.Kind() {
+	case reflect.Bool:
+		if a.Bool() == b.Bool() {
+			return true
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if a.Int() == b.Int() {
+			return true
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		if a.Uint() == b.Uint() {
+			return true
+		}
+	case reflect.Float32, reflect.Float64:
+		if w.floatEqual(a.Float(), b.Float()) {
+			return true
+		}
+	case reflect.Complex64, reflect.Complex128:
+		x, y := a.Complex(), b.Complex()
+		if w.floatEqual(real(x), real(y)) && w.floatEqual(imag(x), imag(y)) {
+			return true
+		}
+	case reflect.String:
+		if t == jsonNumberType {
+			if jsonNumbersEqual(a.String(), b.String(), w.c.tolerance) {
+				return true
+			}
+		} else if a.String() == b.String() {
+			return true
+		}
+	case reflect.Struct:
+		if t == timeType {
+			if w.timeEqual(a, b) {
+				return true
+			}
+			break
+		}
+		return w.compareStruct(a, b, depth)
+	case reflect.Pointer:
+		if a.UnsafePointer() == b.UnsafePointer() {
+			return true
+		}
+		if a.IsNil() || b.IsNil() {
+			break
+		}
+		if w.seen(a, b, depth) {
+			return true
+		}
+		return w.compare(a.Elem(), b.Elem(), depth+1)
+	case reflect.Interface:
+		if a.IsNil() || b.IsNil() {
+			if a.IsNil() && b.IsNil() {
+				return true
+			}
+			break
+		}
+		return w.compare(a.Elem(), b.Elem(), depth+1)
+	case reflect.Slice:
+		if a.Len() != 0 && b.Len() != 0 && a.UnsafePointer() == b.UnsafePointer() && a.Len() == b.Len() {
+			return true
+		}
+		if w.seen(a, b, depth) {
+			return true
+		}
+		return w.compareList(a, b, depth)
+	case reflect.Array:
+		return w.compareList(a, b, depth)
+	case reflect.Map:
+		if a.Len() != 0 && a.UnsafePointer() == b.UnsafePointer() {
+			return true
+		}
+		if w.seen(a, b, depth) {
+			return true
+		}
+		return w.compareMap(a, b, depth)
+	case reflect.Func:
+		if a.IsNil() && b.IsNil() {
+			return true
+		}
+	case reflect.Chan, reflect.UnsafePointer:
+		if a.UnsafePointer() == b.UnsafePointer() {
+			return true
+		}
+	}
+	return w.differ(a, b)
+}
+
+func safeEqual(eq func(a, b reflect.Value) bool, a, b reflect.Value) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	return eq(a, b)
+}
+
+// seen reports whether the pair (a, b) of pointers is already being
+// compared further up: a cycle. Only deep values pay for the bookkeeping.
+func (w *walker) seen(a, b reflect.Value, depth int) bool {
+	if depth < cycleDepth {
+		return false
+	}
+	if w.visited == nil {
+		w.visited = make(map[visit]bool)
+	}
+	v := visit{a.UnsafePointer(), b.UnsafePointer(), a.Type()}
+	if w.visited[v] {
+		return true
+	}
+	w.visited[v] = true
+	return false
+}
+
+func (w *walker) floatEqual(x, y float64) bool {
+	if x == y {
+		return true
+	}
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return math.IsNaN(x) && math.IsNaN(y)
+	}
+	return w.c.tolerance > 0 && math.Abs(x-y) <= w.c.tolerance
+}
+
+func jsonNumbersEqual(x, y string, tolerance float64) bool {
+	if x == y {
+		return true
+	}
+	if i, err := strconv.ParseInt(x, 10, 64); err == nil {
+		if j, err := strconv.ParseInt(y, 10, 64); err == nil {
+			return i == j
+		}
+	}
+	f, err1 := strconv.ParseFloat(x, 64)
+	g, err2 := strconv.ParseFloat(y, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return f == g || (tolerance > 0 && math.Abs(f-g) <= tolerance)
+}
+
+func (w *walker) timeEqual(a, b reflect.Value) bool {
+	x, y := timeOf(a), timeOf(b)
+	if p := w.c.precision; p > 0 {
+		x, y = x.Truncate(p), y.Truncate(p)
+	}
+	return x.Equal(y)
+}
+
+// timeOf returns the time.Time in v, also when v was reached through an
+// unexported field.
+func timeOf(v reflect.Value) time.Time {
+	if v.CanInterface() {
+		return v.Interface().(time.Time)
+	}
+	if v.CanAddr() {
+		return *(*time.Time)(unsafe.Pointer(v.UnsafeAddr()))
+	}
+	return timeFromFields(v.Field(0).Uint(), v.Field(1).Int())
+}
+
+// timeFromFields rebuilds a time.Time's instant from its wall and ext
+// fields, for times that cannot be read any other way (unexported and not
+// addressable). It follows the encoding documented in package time's
+// source; TestTimeFromFields guards it.
+func timeFromFields(wall uint64, ext int64) time.Time {
+	const (
+		hasMonotonic   = 1 << 63
+		nsecMask       = 1<<30 - 1
+		nsecShift      = 30
+		wallToInternal = (1884*365 + 1884/4 - 1884/100 + 1884/400) * 86400
+		internalToUnix = -(1969*365 + 1969/4 - 1969/100 + 1969/400) * 86400
+	)
+	nsec := int64(wall & nsecMask)
+	var sec int64
+	if wall&hasMonotonic != 0 {
+		sec = wallToInternal + int64(wall<<1>>(nsecShift+1))
+	} else {
+		sec = ext
+	}
+	return time.Unix(sec+internalToUnix, nsec)
+}
+
+func (w *walker) compareStruct(a, b reflect.Value, depth int) bool {
+	n := a.NumField()
+	if n == 0 {
+		return true
+	}
+	var names []string
+	if w.paths {
+		names = fieldNames(a.Type())
+	}
+	eq := true
+	for i := range n {
+		mark := len(w.path)
+		if w.paths {
+			w.path = append(w.path, '.')
+			w.path = append(w.path, names[i]...)
+		}
+		ok := w.compare(a.Field(i), b.Field(i), depth+1)
+		w.path = w.path[:mark]
+		if !ok {
+			eq = false
+			if !w.report || w.full() {
+				return false
+			}
+		}
+	}
+	return eq
+}
+
+var fieldNameCache sync.Map // reflect.Type → []string
+
+func fieldNames(t reflect.Type) []string {
+	if v, ok := fieldNameCache.Load(t); ok {
+		return v.([]string)
+	}
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Name
+	}
+	fieldNameCache.Store(t, names)
+	return names
+}
+
+func (w *walker) pushIndex(i int) int {
+	mark := len(w.path)
+	if w.paths {
+		w.path = append(w.path, '[')
+		w.path = strconv.AppendInt(w.path, int64(i), 10)
+		w.path = append(w.path, ']')
+	}
+	return mark
+}
+
+func (w *walker) unordered() bool {
+	return w.c.allUnorder || (len(w.c.unordered) > 0 && matchAny(w.c.unordered, w.path))
+}
+
+func (w *walker) compareList(a, b reflect.Value, depth int) bool {
+	if w.unordered() {
+		return w.compareUnordered(a, b, depth)
+	}
+	n, m := a.Len(), b.Len()
+	if n != m && !w.report {
+		return false
+	}
+	eq := true
+	for i := range max(n, m) {
+		mark := w.pushIndex(i)
+		var ok bool
+		switch {
+		case i >= n:
+			ok = w.differMissing(a, b.Index(i), false, true)
+		case i >= m:
+			ok = w.differMissing(a.Index(i), b, true, false)
+		default:
+			ok = w.compare(a.Index(i), b.Index(i), depth+1)
+		}
+		w.path = w.path[:mark]
+		if !ok {
+			eq = false
+			if !w.report || w.full() {
+				return false
+			}
+		}
+	}
+	return eq
+}
+
+// compareUnordered matches each element of a to an equal, unmatched element
+// of b. Unmatched elements are reported at their own index on their side.
+func (w *walker) compareUnordered(a, b reflect.Value, depth int) bool {
+	n, m := a.Len(), b.Len()
+	if n != m && !w.report {
+		return false
+	}
+	probe := &walker{c: w.c, paths: w.c.needsPaths, json: w.json}
+	probe.path = append(probe.path, w.path...)
+	used := make([]bool, m)
+	matchedA := make([]bool, n)
+	for i := range n {
+		for j := range m {
+			if used[j] {
+				continue
+			}
+			if probe.compare(a.Index(i), b.Index(j), depth+1) {
+				used[j], matchedA[i] = true, true
+				break
+			}
+		}
+		if !matchedA[i] && !w.report {
+			return false
+		}
+	}
+	eq := true
+	for i := range n {
+		if !matchedA[i] {
+			mark := w.pushIndex(i)
+			w.differMissing(a.Index(i), b, true, false)
+			w.path = w.path[:mark]
+			eq = false
+		}
+	}
+	for j := range m {
+		if !used[j] {
+			mark := w.pushIndex(j)
+			w.differMissing(a, b.Index(j), false, true)
+			w.path = w.path[:mark]
+			eq = false
+		}
+	}
+	return eq
+}
+
+func (w *walker) pushKey(k reflect.Value) int {
+	mark := len(w.path)
+	if !w.paths {
+		return mark
+	}
+	if k.Kind() == reflect.String {
+		s := k.String()
+		if w.json && isIdentifier(s) {
+			w.path = append(w.path, '.')
+			w.path = append(w.path, s...)
+			return mark
+		}
+		w.path = append(w.path, '[')
+		w.path = strconv.AppendQuote(w.path, s)
+		w.path = append(w.path, ']')
+		return mark
+	}
+	w.path = append(w.path, '[')
+	w.path = append(w.path, format(k)...)
+	w.path = append(w.path, ']')
+	return mark
+}
+
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r == '_' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || (i > 0 && '0' <= r && r <= '9') {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+func (w *walker) compareMap(a, b reflect.Value, depth int) bool {
+	if a.Len() != b.Len() && !w.report {
+		return false
+	}
+	if !w.report {
+		it := a.MapRange()
+		for it.Next() {
+			k := it.Key()
+			bv := b.MapIndex(k)
+			if !bv.IsValid() {
+				return false
+			}
+			mark := w.pushKey(k)
+			ok := w.compare(it.Value(), bv, depth+1)
+			w.path = w.path[:mark]
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	// Reporting: visit keys in a stable order so that the output is
+	// deterministic.
+	keys := a.MapKeys()
+	for _, k := range b.MapKeys() {
+		if !a.MapIndex(k).IsValid() {
+			keys = append(keys, k)
+		}
+	}
+	sortKeys(keys)
+	eq := true
+	for _, k := range keys {
+		av, bv := a.MapIndex(k), b.MapIndex(k)
+		mark := w.pushKey(k)
+		var ok bool
+		switch {
+		case !av.IsValid():
+			ok = w.differMissing(a, bv, false, true)
+		case !bv.IsValid():
+			ok = w.differMissing(av, b, true, false)
+		default:
+			ok = w.compare(av, bv, depth+1)
+		}
+		w.path = w.path[:mark]
+		if !ok {
+			eq = false
+			if w.full() {
+				return false
+			}
+		}
+	}
+	return eq
+}
+
+func sortKeys(keys []reflect.Value) {
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		switch a.Kind() {
+		case reflect.String:
+			return a.String() < b.String()
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return a.Int() < b.Int()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			return a.Uint() < b.Uint()
+		case reflect.Float32, reflect.Float64:
+			return a.Float() < b.Float()
+		}
+		return format(a) < format(b)
+	})
+}
+
+// maxFormatted bounds a formatted value, so that a huge value does not
+// become a huge observation.
+const maxFormatted = 256
+
+// format renders v for a Difference: strings quoted, times in RFC 3339,
+// composite values in Go syntax, unexported parts included.
+func format(v reflect.Value) string {
+	var b []byte
+	b = appendValue(b, v, 0)
+	if len(b) > maxFormatted {
+		cut := maxFormatted
+		for cut > 0 && !utf8.RuneStart(b[cut]) {
+			cut--
+		}
+		b = append(b[:cut], "…"...)
+	}
+	return string(b)
+}
+
+func appendValue(b []byte, v reflect.Value, depth int) []byte {
+	if len(b) > maxFormatted {
+		return b
+	}
+	if !v.IsValid() {
+		return append(b, "nil"...)
+	}
+	switch v.Kind() {
+	case reflect.Bool:
+		return strconv.AppendBool(b, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if v.Type() == reflect.TypeFor[time.Duration]() {
+			return append(b, time.Duration(v.Int()).String()...)
+		}
+		return strconv.AppendInt(b, v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return strconv.AppendUint(b, v.Uint(), 10)
+	case reflect.Float32:
+		return strconv.AppendFloat(b, v.Float(), 'g', -1, 32)
+	case reflect.Float64:
+		return strconv.AppendFloat(b, v.Float(), 'g', -1, 64)
+	case reflect.Complex64, reflect.Complex128:
+		return fmt.Appendf(b, "%v", v.Complex())
+	case reflect.String:
+		if v.Type() == jsonNumberType {
+			return append(b, v.String()...)
+		}
+		return strconv.AppendQuote(b, v.String())
+	case reflect.Struct:
+		if v.Type() == timeType {
+			return timeOf(v).AppendFormat(b, time.RFC3339Nano)
+		}
+		if depth > 3 {
+			return append(b, "{…}"...)
+		}
+		b = append(b, v.Type().String()...)
+		b = append(b, '{')
+		names := fieldNames(v.Type())
+		for i := range v.NumField() {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, names[i]...)
+			b = append(b, ':')
+			b = appendValue(b, v.Field(i), depth+1)
+		}
+		return append(b, '}')
+	case reflect.Pointer:
+		if v.IsNil() {
+			return append(b, "nil"...)
+		}
+		if depth > 3 {
+			return append(b, "&…"...)
+		}
+		return appendValue(append(b, '&'), v.Elem(), depth+1)
+	case reflect.Interface:
+		if v.IsNil() {
+			return append(b, "nil"...)
+		}
+		return appendValue(b, v.Elem(), depth)
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return append(b, "nil"...)
+		}
+		if depth > 3 {
+			return append(b, "[…]"...)
+		}
+		b = append(b, '[')
+		for i := range v.Len() {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			if len(b) > maxFormatted {
+				break
+			}
+			b = appendValue(b, v.Index(i), depth+1)
+		}
+		return append(b, ']')
+	case reflect.Map:
+		if v.IsNil() {
+			return append(b, "nil"...)
+		}
+		if depth > 3 {
+			return append(b, "map[…]"...)
+		}
+		keys := v.MapKeys()
+		sortKeys(keys)
+		b = append(b, "map["...)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			if len(b) > maxFormatted {
+				break
+			}
+			b = appendValue(b, k, depth+1)
+			b = append(b, ':')
+			b = appendValue(b, v.MapIndex(k), depth+1)
+		}
+		return append(b, ']')
+	case reflect.Func:
+		if v.IsNil() {
+			return append(b, "nil"...)
+		}
+		return append(b, "func"...)
+	case reflect.Chan, reflect.UnsafePointer:
+		if v.IsNil() {
+			return append(b, "nil"...)
+		}
+		return fmt.Appendf(b, "%s(%p)", v.Type(), v.UnsafePointer())
+	}
+	return append(b, v.Type().String()...)
+}
