@@ -1,0 +1,166 @@
+package client
+
+import (
+	"time"
+
+	"github.com/cutover/cutover"
+	"github.com/cutover/cutover/api"
+)
+
+// SketchAccuracy is the relative accuracy of the latency sketches the
+// reporter sends ([api.Aggregate].OldLatency and NewLatency): a quantile
+// read from them is within 1% of the true value.
+const SketchAccuracy = 0.01
+
+// aggKey identifies one aggregate.
+type aggKey struct {
+	migration, operation string
+	kind                 cutover.Kind
+	mode                 cutover.Mode
+}
+
+// groupKey identifies one group of discrepancies within an aggregate.
+type groupKey struct {
+	outcome   cutover.Outcome
+	signature string
+}
+
+// limits bound the memory one aggregation window may take.
+type limits struct {
+	maxGroups  int // per aggregate
+	maxSamples int // per group
+	maxDiffs   int // per sample
+}
+
+// aggregator sums observations into aggregates, one per aggKey, over one
+// window. It is not safe for concurrent use; the reporter locks it.
+type aggregator struct {
+	limits limits
+	start  time.Time
+	aggs   map[aggKey]*aggState
+	// observed counts the observations summed; droppedGroups those whose
+	// group was not kept because an aggregate had maxGroups already (they
+	// are still in the counts).
+	observed, droppedGroups int64
+}
+
+// aggState is one aggregate being summed.
+type aggState struct {
+	counts     map[cutover.Outcome]int64
+	oldErrors  int64
+	newErrors  int64
+	oldLatency *latencySketch // nil until a side's first duration
+	newLatency *latencySketch
+	groups     map[groupKey]*api.Group
+	order      []groupKey // groups in order of first appearance
+}
+
+func newAggregator(l limits, start time.Time) *aggregator {
+	return &aggregator{limits: l, start: start, aggs: map[aggKey]*aggState{}}
+}
+
+// add sums one observation.
+func (a *aggregator) add(o *cutover.Observation) {
+	k := aggKey{o.Migration, o.Operation, o.Kind, o.Mode}
+	st := a.aggs[k]
+	if st == nil {
+		st = &aggState{counts: map[cutover.Outcome]int64{}}
+		a.aggs[k] = st
+	}
+	a.observed++
+	st.counts[o.Outcome]++
+	if o.Old.Failed() {
+		st.oldErrors++
+	}
+	if o.New.Failed() {
+		st.newErrors++
+	}
+	if o.Old.Ran {
+		st.oldLatency = addLatency(st.oldLatency, o.Old.Duration)
+	}
+	if o.New.Ran {
+		st.newLatency = addLatency(st.newLatency, o.New.Duration)
+	}
+	switch o.Outcome {
+	case cutover.OutcomeMatch, cutover.OutcomeShed:
+		return // not discrepancies
+	}
+	gk := groupKey{o.Outcome, o.Signature}
+	g := st.groups[gk]
+	if g == nil {
+		if len(st.groups) >= a.limits.maxGroups {
+			a.droppedGroups++
+			return
+		}
+		if st.groups == nil {
+			st.groups = map[groupKey]*api.Group{}
+		}
+		g = &api.Group{Signature: o.Signature, Outcome: o.Outcome}
+		st.groups[gk] = g
+		st.order = append(st.order, gk)
+	}
+	g.Count++
+	if len(g.Samples) < a.limits.maxSamples {
+		g.Samples = append(g.Samples, sampleOf(o, a.limits.maxDiffs))
+	}
+}
+
+// sampleOf keeps what an observation says of one discrepancy: its key, time,
+// differing paths (as the observation carries them, after the library's
+// redaction hook) and error messages.
+func sampleOf(o *cutover.Observation, maxDiffs int) api.Sample {
+	s := api.Sample{Key: o.Key, Time: o.Time.UTC()}
+	if n := len(o.Diffs); n > 0 {
+		if n > maxDiffs {
+			n = maxDiffs
+		}
+		s.Diffs = append(s.Diffs, o.Diffs[:n]...)
+	}
+	if o.Old.Err != nil {
+		s.OldError = o.Old.Err.Error()
+	}
+	if o.New.Err != nil {
+		s.NewError = o.New.Err.Error()
+	}
+	return s
+}
+
+func addLatency(sk *latencySketch, d time.Duration) *latencySketch {
+	if sk == nil {
+		sk = newLatencySketch()
+	}
+	sk.add(d.Seconds())
+	return sk
+}
+
+// empty reports whether nothing was summed.
+func (a *aggregator) empty() bool { return len(a.aggs) == 0 }
+
+// aggregates returns the window's aggregates, ending at end.
+func (a *aggregator) aggregates(end time.Time) []api.Aggregate {
+	out := make([]api.Aggregate, 0, len(a.aggs))
+	for k, st := range a.aggs {
+		agg := api.Aggregate{
+			Migration: k.migration,
+			Operation: k.operation,
+			Kind:      k.kind.String(),
+			Mode:      k.mode,
+			Start:     a.start.UTC(),
+			End:       end.UTC(),
+			Counts:    st.counts,
+			OldErrors: st.oldErrors,
+			NewErrors: st.newErrors,
+		}
+		if st.oldLatency != nil {
+			st.oldLatency.encode(&agg.OldLatency)
+		}
+		if st.newLatency != nil {
+			st.newLatency.encode(&agg.NewLatency)
+		}
+		for _, gk := range st.order {
+			agg.Groups = append(agg.Groups, *st.groups[gk])
+		}
+		out = append(out, agg)
+	}
+	return out
+}
