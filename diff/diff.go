@@ -35,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"reflect"
 	"sort"
@@ -94,7 +95,10 @@ func EqualFunc[T any](eq func(a, b T) bool) Equality {
 // field.
 func valueOf[T any](v reflect.Value) T {
 	if v.CanInterface() {
-		return v.Interface().(T)
+		// Comma-ok: a nil interface value (T an interface type) is the
+		// zero T, not a panic.
+		t, _ := v.Interface().(T)
+		return t
 	}
 	if v.CanAddr() {
 		return *(*T)(unsafe.Pointer(v.UnsafeAddr()))
@@ -131,15 +135,24 @@ func copyUnexported(dst, src reflect.Value) {
 		for i := range src.Len() {
 			copyUnexported(dst.Index(i), src.Index(i))
 		}
-	case reflect.Pointer, reflect.UnsafePointer:
+	case reflect.UnsafePointer:
 		dst.SetPointer(src.UnsafePointer())
 	case reflect.Slice:
 		*(*sliceHeader)(unsafe.Pointer(dst.UnsafeAddr())) = sliceHeader{src.UnsafePointer(), src.Len(), src.Cap()}
-	case reflect.Map, reflect.Chan:
+	case reflect.Pointer, reflect.Map, reflect.Chan:
 		*(*unsafe.Pointer)(unsafe.Pointer(dst.UnsafeAddr())) = src.UnsafePointer()
+	case reflect.Interface:
+		if !src.IsNil() {
+			// The dynamic value is read-only too: copy it into a fresh,
+			// exported value of its own type, which Set accepts.
+			e := src.Elem()
+			c := reflect.New(e.Type()).Elem()
+			copyUnexported(c, e)
+			dst.Set(c)
+		}
 	}
-	// Interfaces and funcs reached through unexported, unaddressable fields
-	// stay zero: reflection offers no way to read them.
+	// Funcs reached through unexported, unaddressable fields stay nil:
+	// reflection offers no way to read them.
 }
 
 type sliceHeader struct {
@@ -279,30 +292,34 @@ func checkPattern(p string) error {
 }
 
 // bracketLen returns the length of the bracket segment at the start of s
-// ("[3]", "[*]", `["a]b"]`).
+// ("[3]", "[*]", `["a]b"]`, `[[2]int{1, 2}]`): up to the matching "]",
+// skipping brackets inside quoted strings.
 func bracketLen(s string) (int, bool) {
-	if len(s) < 2 || s[0] != '[' {
+	if len(s) < 3 || s[0] != '[' {
 		return 0, false
 	}
-	if s[1] == '"' {
-		for i := 2; i < len(s); i++ {
-			switch s[i] {
-			case '\\':
-				i++
-			case '"':
-				if i+1 < len(s) && s[i+1] == ']' {
-					return i + 2, true
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					i++
 				}
+			}
+			if i >= len(s) {
 				return 0, false
 			}
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth == 0 {
+				return i + 1, i > 1
+			}
 		}
-		return 0, false
 	}
-	i := strings.IndexByte(s, ']')
-	if i < 2 {
-		return 0, false
-	}
-	return i + 1, true
+	return 0, false
 }
 
 // matchPattern reports whether path is pattern or lies under it; "[*]" in
@@ -352,7 +369,7 @@ func Diff(a, b any) []Difference { return defaultComparer.Diff(a, b) }
 // allocate.
 func (c *Comparer) Equal(a, b any) bool {
 	w := c.getWalker(false)
-	eq := w.compare(reflect.ValueOf(a), reflect.ValueOf(b), 0)
+	eq := w.compare(rootValue(&a), rootValue(&b), 0)
 	c.putWalker(w)
 	return eq
 }
@@ -362,11 +379,40 @@ func (c *Comparer) Equal(a, b any) bool {
 // equal.
 func (c *Comparer) Diff(a, b any) []Difference {
 	w := c.getWalker(true)
-	w.compare(reflect.ValueOf(a), reflect.ValueOf(b), 0)
+	w.compare(rootValue(&a), rootValue(&b), 0)
 	diffs := w.diffs
 	w.diffs = nil
 	c.putWalker(w)
 	return diffs
+}
+
+// rootValue is reflect.ValueOf(*x), but addressable when *x holds a struct
+// or an array: then the fast, in-place comparisons apply below the root too,
+// as they do below a pointer. The value is only ever read.
+func rootValue(x *any) reflect.Value {
+	v := reflect.ValueOf(*x)
+	if k := v.Kind(); (k == reflect.Struct || k == reflect.Array) && !directIface(v.Type()) {
+		// An interface holding a value that is not pointer-shaped holds a
+		// pointer to it, in its second word.
+		data := (*[2]unsafe.Pointer)(unsafe.Pointer(x))[1]
+		return reflect.NewAt(v.Type(), data).Elem()
+	}
+	return v
+}
+
+// directIface reports whether an interface stores a value of type t in
+// place of the pointer to it: pointer-shaped types, as the compiler decides
+// (types.IsDirectIface).
+func directIface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Chan, reflect.Map, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return t.Len() == 1 && directIface(t.Elem())
+	case reflect.Struct:
+		return t.NumField() == 1 && directIface(t.Field(0).Type)
+	}
+	return false
 }
 
 // DiffJSON decodes two JSON documents and lists their differences. Object
@@ -400,7 +446,9 @@ func decodeJSON(data []byte) (any, error) {
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err == nil {
+	// Only white space may follow the value: anything else, valid JSON or
+	// not, is an error (Token fails with io.EOF only at a clean end).
+	if _, err := d.Token(); err != io.EOF {
 		return nil, errors.New("unexpected data after the JSON value")
 	}
 	return v, nil
@@ -461,15 +509,41 @@ type walker struct {
 	path    []byte
 	diffs   []Difference
 	visited map[visit]bool
+	// infos caches the last struct types met, which are looked up again
+	// and again (every element of a slice of structs).
+	infos    [4]cachedInfo
+	nextInfo int
+}
+
+type cachedInfo struct {
+	t    reflect.Type
+	info *structInfo
+}
+
+func (w *walker) structInfo(t reflect.Type) *structInfo {
+	for i := range w.infos {
+		if w.infos[i].t == t {
+			return w.infos[i].info
+		}
+	}
+	info := structInfoOf(t)
+	w.infos[w.nextInfo] = cachedInfo{t, info}
+	w.nextInfo = (w.nextInfo + 1) % len(w.infos)
+	return info
 }
 
 type visit struct {
 	a, b unsafe.Pointer
-	typ  reflect.Type
+	// Slice lengths: s[:1] and s[:3] share a pointer but not a value.
+	na, nb int
+	typ    reflect.Type
 }
 
-// cycleDepth is the depth from which pointers are remembered to detect
-// cycles; shallower values are compared without that cost.
+// cycleDepth is the depth from which Equal remembers pointers to detect
+// cycles; shallower values are compared without that cost (going round a
+// cycle a few times finds the same first difference). Diff remembers them
+// from the root, so that each pair of values is compared, and each
+// difference listed, once.
 const cycleDepth = 64
 
 func (c *Comparer) getWalker(report bool) *walker {
@@ -637,16 +711,20 @@ func safeEqual(eq func(a, b reflect.Value) bool, a, b reflect.Value) (ok bool) {
 	return eq(a, b)
 }
 
-// seen reports whether the pair (a, b) of pointers is already being
-// compared further up: a cycle. Only deep values pay for the bookkeeping.
+// seen reports whether the pair (a, b) of pointers has been compared
+// already or is being compared further up (a cycle): it then counts as
+// equal here, any difference in it being found where it was first met.
 func (w *walker) seen(a, b reflect.Value, depth int) bool {
-	if depth < cycleDepth {
+	if depth < cycleDepth && !w.report {
 		return false
 	}
 	if w.visited == nil {
 		w.visited = make(map[visit]bool)
 	}
-	v := visit{a.UnsafePointer(), b.UnsafePointer(), a.Type()}
+	v := visit{a: a.UnsafePointer(), b: b.UnsafePointer(), typ: a.Type()}
+	if a.Kind() == reflect.Slice {
+		v.na, v.nb = a.Len(), b.Len()
+	}
 	if w.visited[v] {
 		return true
 	}
@@ -664,25 +742,83 @@ func (w *walker) floatEqual(x, y float64) bool {
 	return w.c.tolerance > 0 && math.Abs(x-y) <= w.c.tolerance
 }
 
+// jsonNumbersEqual compares two JSON numbers by their exact decimal value,
+// so that 1, 1.0 and 1e0 are equal but 9007199254740993 and
+// 9007199254740992 (one float64 apart) are not. With a tolerance, numbers
+// that are not exactly equal are compared as float64s.
 func jsonNumbersEqual(x, y string, tolerance float64) bool {
 	if x == y {
 		return true
 	}
-	if i, err := strconv.ParseInt(x, 10, 64); err == nil {
-		if j, err := strconv.ParseInt(y, 10, 64); err == nil {
-			return i == j
-		}
+	dx, okx := parseDecimal(x)
+	dy, oky := parseDecimal(y)
+	if okx && oky && dx.neg == dy.neg && dx.exp == dy.exp && dx.digits == dy.digits {
+		return true
+	}
+	if tolerance == 0 {
+		return false
 	}
 	f, err1 := strconv.ParseFloat(x, 64)
 	g, err2 := strconv.ParseFloat(y, 64)
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	return f == g || (tolerance > 0 && math.Abs(f-g) <= tolerance)
+	return math.Abs(f-g) <= tolerance
+}
+
+// decimal is a number in a canonical form: ±0.digits × 10^exp, digits
+// without leading or trailing zeros. Zero is {false, "", 0}.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// parseDecimal reads a JSON number (-12.50e3) into its canonical form; ok is
+// false when s is not one or its exponent is out of range.
+func parseDecimal(s string) (d decimal, ok bool) {
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	mant, exp := s, int64(0)
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		var err error
+		if exp, err = strconv.ParseInt(s[i+1:], 10, 64); err != nil || exp > math.MaxInt32 || exp < math.MinInt32 {
+			return decimal{}, false
+		}
+		mant = s[:i]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" {
+		return decimal{}, false
+	}
+	digits := make([]byte, 0, len(intPart)+len(frac))
+	digits = append(digits, intPart...)
+	digits = append(digits, frac...)
+	point := int64(len(intPart))
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return decimal{}, false
+		}
+	}
+	for len(digits) > 0 && digits[0] == '0' {
+		digits, point = digits[1:], point-1
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		return decimal{}, true
+	}
+	d.digits, d.exp = string(digits), point+exp
+	return d, true
 }
 
 func (w *walker) timeEqual(a, b reflect.Value) bool {
-	x, y := timeOf(a), timeOf(b)
+	return w.timesEqual(timeOf(a), timeOf(b))
+}
+
+func (w *walker) timesEqual(x, y time.Time) bool {
 	if p := w.c.precision; p > 0 {
 		x, y = x.Truncate(p), y.Truncate(p)
 	}
@@ -692,13 +828,16 @@ func (w *walker) timeEqual(a, b reflect.Value) bool {
 // timeOf returns the time.Time in v, also when v was reached through an
 // unexported field.
 func timeOf(v reflect.Value) time.Time {
-	if v.CanInterface() {
-		return v.Interface().(time.Time)
-	}
 	if v.CanAddr() {
 		return *(*time.Time)(unsafe.Pointer(v.UnsafeAddr()))
 	}
-	return timeFromFields(v.Field(0).Uint(), v.Field(1).Int())
+	// Not v.Interface(): that copies (allocates) addressable values, and
+	// panics on unexported ones. Rebuilding from the fields does neither.
+	t := timeFromFields(v.Field(0).Uint(), v.Field(1).Int())
+	if loc := (*time.Location)(v.Field(2).UnsafePointer()); loc != nil {
+		return t.In(loc)
+	}
+	return t
 }
 
 // timeFromFields rebuilds a time.Time's instant from its wall and ext
@@ -720,24 +859,20 @@ func timeFromFields(wall uint64, ext int64) time.Time {
 	} else {
 		sec = ext
 	}
-	return time.Unix(sec+internalToUnix, nsec)
+	return time.Unix(sec+internalToUnix, nsec).UTC()
 }
 
 func (w *walker) compareStruct(a, b reflect.Value, depth int) bool {
-	n := a.NumField()
-	if n == 0 {
-		return true
-	}
-	var names []string
-	if w.paths {
-		names = fieldNames(a.Type())
+	info := w.structInfo(a.Type())
+	if w.fast() && a.CanAddr() && b.CanAddr() {
+		return w.structEqualAt(info, unsafe.Pointer(a.UnsafeAddr()), unsafe.Pointer(b.UnsafeAddr()), a, b, depth)
 	}
 	eq := true
-	for i := range n {
+	for i := range info.fields {
 		mark := len(w.path)
 		if w.paths {
 			w.path = append(w.path, '.')
-			w.path = append(w.path, names[i]...)
+			w.path = append(w.path, info.names[i]...)
 		}
 		ok := w.compare(a.Field(i), b.Field(i), depth+1)
 		w.path = w.path[:mark]
@@ -751,18 +886,138 @@ func (w *walker) compareStruct(a, b reflect.Value, depth int) bool {
 	return eq
 }
 
-var fieldNameCache sync.Map // reflect.Type → []string
+// fast reports whether the fast path applies: no paths to build, no
+// differences to list, no custom equality that could claim a type.
+func (w *walker) fast() bool { return !w.paths && w.c.equalities == nil }
 
-func fieldNames(t reflect.Type) []string {
-	if v, ok := fieldNameCache.Load(t); ok {
-		return v.([]string)
+// structEqualAt compares the structs at pa and pb, which a and b hold.
+// Leaf fields are compared in place, without a reflect.Value each; a and
+// b are only used for other fields (and may be invalid when there are
+// none).
+func (w *walker) structEqualAt(info *structInfo, pa, pb unsafe.Pointer, a, b reflect.Value, depth int) bool {
+	for i, f := range info.fields {
+		if f.leaf != leafNone {
+			if !w.leafEqual(f.leaf, unsafe.Add(pa, f.offset), unsafe.Add(pb, f.offset)) {
+				return false
+			}
+		} else if !w.compare(a.Field(i), b.Field(i), depth+1) {
+			return false
+		}
 	}
-	names := make([]string, t.NumField())
-	for i := range names {
-		names[i] = t.Field(i).Name
+	return true
+}
+
+// structInfo is what comparing and formatting need of a struct type,
+// worked out once per type.
+type structInfo struct {
+	names   []string
+	fields  []fieldInfo
+	allLeaf bool // every field is a leaf
+}
+
+type fieldInfo struct {
+	offset uintptr
+	leaf   leafKind
+}
+
+// leafKind says how to compare a value in place, through a pointer to it.
+type leafKind uint8
+
+const (
+	leafNone leafKind = iota // not a leaf: compare through reflection
+	leaf1                    // bool, int8, uint8: bitwise
+	leaf2
+	leaf4
+	leaf8
+	leafFloat32
+	leafFloat64
+	leafComplex64
+	leafComplex128
+	leafString
+	leafTime
+)
+
+var structInfoCache sync.Map // reflect.Type → *structInfo
+
+func structInfoOf(t reflect.Type) *structInfo {
+	if v, ok := structInfoCache.Load(t); ok {
+		return v.(*structInfo)
 	}
-	fieldNameCache.Store(t, names)
-	return names
+	n := t.NumField()
+	info := &structInfo{names: make([]string, n), fields: make([]fieldInfo, n), allLeaf: true}
+	for i := range n {
+		f := t.Field(i)
+		info.names[i] = f.Name
+		info.fields[i] = fieldInfo{offset: f.Offset, leaf: leafKindOf(f.Type)}
+		if info.fields[i].leaf == leafNone {
+			info.allLeaf = false
+		}
+	}
+	v, _ := structInfoCache.LoadOrStore(t, info)
+	return v.(*structInfo)
+}
+
+func leafKindOf(t reflect.Type) leafKind {
+	switch t {
+	case timeType:
+		return leafTime
+	case jsonNumberType:
+		return leafNone
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		switch t.Size() {
+		case 1:
+			return leaf1
+		case 2:
+			return leaf2
+		case 4:
+			return leaf4
+		case 8:
+			return leaf8
+		}
+	case reflect.Float32:
+		return leafFloat32
+	case reflect.Float64:
+		return leafFloat64
+	case reflect.Complex64:
+		return leafComplex64
+	case reflect.Complex128:
+		return leafComplex128
+	case reflect.String:
+		return leafString
+	}
+	return leafNone
+}
+
+// leafEqual compares two values of leaf kind k in place.
+func (w *walker) leafEqual(k leafKind, p, q unsafe.Pointer) bool {
+	switch k {
+	case leaf1:
+		return *(*uint8)(p) == *(*uint8)(q)
+	case leaf2:
+		return *(*uint16)(p) == *(*uint16)(q)
+	case leaf4:
+		return *(*uint32)(p) == *(*uint32)(q)
+	case leaf8:
+		return *(*uint64)(p) == *(*uint64)(q)
+	case leafFloat32:
+		return w.floatEqual(float64(*(*float32)(p)), float64(*(*float32)(q)))
+	case leafFloat64:
+		return w.floatEqual(*(*float64)(p), *(*float64)(q))
+	case leafComplex64:
+		x, y := *(*complex64)(p), *(*complex64)(q)
+		return w.floatEqual(float64(real(x)), float64(real(y))) && w.floatEqual(float64(imag(x)), float64(imag(y)))
+	case leafComplex128:
+		x, y := *(*complex128)(p), *(*complex128)(q)
+		return w.floatEqual(real(x), real(y)) && w.floatEqual(imag(x), imag(y))
+	case leafString:
+		return *(*string)(p) == *(*string)(q)
+	case leafTime:
+		return w.timesEqual(*(*time.Time)(p), *(*time.Time)(q))
+	}
+	panic("diff: leafEqual of a non-leaf")
 }
 
 func (w *walker) pushIndex(i int) int {
@@ -786,6 +1041,24 @@ func (w *walker) compareList(a, b reflect.Value, depth int) bool {
 	n, m := a.Len(), b.Len()
 	if n != m && !w.report {
 		return false
+	}
+	if w.fast() && n == m && a.Kind() == reflect.Slice {
+		if et := a.Type().Elem(); et.Kind() == reflect.Struct && et != timeType {
+			// Slices of structs: elements in place, by stride.
+			info, size := w.structInfo(et), et.Size()
+			pa, pb := a.UnsafePointer(), b.UnsafePointer()
+			for i := range n {
+				var ea, eb reflect.Value
+				if !info.allLeaf {
+					ea, eb = a.Index(i), b.Index(i)
+				}
+				off := uintptr(i) * size
+				if !w.structEqualAt(info, unsafe.Add(pa, off), unsafe.Add(pb, off), ea, eb, depth+1) {
+					return false
+				}
+			}
+			return true
+		}
 	}
 	eq := true
 	for i := range max(n, m) {
@@ -812,47 +1085,121 @@ func (w *walker) compareList(a, b reflect.Value, depth int) bool {
 
 // compareUnordered matches each element of a to an equal, unmatched element
 // of b. Unmatched elements are reported at their own index on their side.
+//
+// Matching is greedy, in index order. With exact equality (an equivalence)
+// that finds a complete matching whenever one exists, and leaves the same
+// indices unmatched whichever side is a: the diff stays symmetric. A float
+// tolerance or a custom equality need not be transitive, so for them
+// unmatched elements are retried along augmenting paths (a maximum
+// bipartite matching), bounded to keep the cost in check.
 func (w *walker) compareUnordered(a, b reflect.Value, depth int) bool {
 	n, m := a.Len(), b.Len()
 	if n != m && !w.report {
 		return false
 	}
 	probe := &walker{c: w.c, paths: w.c.needsPaths, json: w.json}
+	base := len(w.path)
 	probe.path = append(probe.path, w.path...)
-	used := make([]bool, m)
-	matchedA := make([]bool, n)
+	equal := func(i, j int) bool {
+		if probe.paths {
+			// The element's own path, so that patterns such as
+			// .Items[*].ETag apply inside unordered slices too.
+			probe.path = strconv.AppendInt(append(probe.path[:base], '['), int64(i), 10)
+			probe.path = append(probe.path, ']')
+		}
+		if probe.visited != nil {
+			// What one failed comparison marked as seen is not equal.
+			clear(probe.visited)
+		}
+		return probe.compare(a.Index(i), b.Index(j), depth+1)
+	}
+	matchA := make([]int, n) // the index in b matched to a[i], or -1
+	matchB := make([]int, m) // the index in a matched to b[j], or -1
+	for j := range matchB {
+		matchB[j] = -1
+	}
+	unmatched := 0
 	for i := range n {
+		matchA[i] = -1
 		for j := range m {
-			if used[j] {
-				continue
-			}
-			if probe.compare(a.Index(i), b.Index(j), depth+1) {
-				used[j], matchedA[i] = true, true
+			if matchB[j] < 0 && equal(i, j) {
+				matchA[i], matchB[j] = j, i
 				break
 			}
 		}
-		if !matchedA[i] && !w.report {
+		if matchA[i] < 0 {
+			unmatched++
+		}
+	}
+	const maxAugmentCells = 1 << 16
+	if unmatched > 0 && unmatched < n && (w.c.tolerance > 0 || w.c.equalities != nil) && n*m <= maxAugmentCells {
+		w.augment(equal, matchA, matchB)
+	}
+	// Report by index, an unmatched element of each side at the same index
+	// as one difference, so that Diff(b, a) mirrors Diff(a, b).
+	eq := true
+	for k := range max(n, m) {
+		inA, inB := k < n && matchA[k] < 0, k < m && matchB[k] < 0
+		if !inA && !inB {
+			continue
+		}
+		if !w.report {
 			return false
 		}
-	}
-	eq := true
-	for i := range n {
-		if !matchedA[i] {
-			mark := w.pushIndex(i)
-			w.differMissing(a.Index(i), b, true, false)
-			w.path = w.path[:mark]
-			eq = false
+		eq = false
+		mark := w.pushIndex(k)
+		switch {
+		case inA && inB:
+			w.differ(a.Index(k), b.Index(k))
+		case inA:
+			w.differMissing(a.Index(k), b, true, false)
+		default:
+			w.differMissing(a, b.Index(k), false, true)
 		}
-	}
-	for j := range m {
-		if !used[j] {
-			mark := w.pushIndex(j)
-			w.differMissing(a, b.Index(j), false, true)
-			w.path = w.path[:mark]
-			eq = false
+		w.path = w.path[:mark]
+		if w.full() {
+			break
 		}
 	}
 	return eq
+}
+
+// augment extends a matching along augmenting paths (Kuhn's algorithm),
+// remembering each element comparison.
+func (w *walker) augment(equal func(i, j int) bool, matchA, matchB []int) {
+	n, m := len(matchA), len(matchB)
+	known := make([]uint8, n*m) // 0 not compared yet, 1 equal, 2 different
+	eq := func(i, j int) bool {
+		k := i*m + j
+		if known[k] == 0 {
+			known[k] = 2
+			if equal(i, j) {
+				known[k] = 1
+			}
+		}
+		return known[k] == 1
+	}
+	visited := make([]bool, m)
+	var try func(i int) bool
+	try = func(i int) bool {
+		for j := range m {
+			if visited[j] || !eq(i, j) {
+				continue
+			}
+			visited[j] = true
+			if matchB[j] < 0 || try(matchB[j]) {
+				matchA[i], matchB[j] = j, i
+				return true
+			}
+		}
+		return false
+	}
+	for i := range n {
+		if matchA[i] < 0 {
+			clear(visited)
+			try(i)
+		}
+	}
 }
 
 func (w *walker) pushKey(k reflect.Value) int {
@@ -912,19 +1259,26 @@ func (w *walker) compareMap(a, b reflect.Value, depth int) bool {
 		}
 		return true
 	}
-	// Reporting: visit keys in a stable order so that the output is
-	// deterministic.
-	keys := a.MapKeys()
-	for _, k := range b.MapKeys() {
-		if !a.MapIndex(k).IsValid() {
-			keys = append(keys, k)
+	// Reporting: visit entries in a stable key order so that the output is
+	// deterministic. Entries come from iteration rather than lookups in their
+	// own map, which fail for NaN keys: such entries find no partner on the
+	// other side and are reported as missing there.
+	var entries []mapEntry
+	it := a.MapRange()
+	for it.Next() {
+		entries = append(entries, mapEntry{key: it.Key(), a: it.Value(), b: b.MapIndex(it.Key())})
+	}
+	it = b.MapRange()
+	for it.Next() {
+		if !a.MapIndex(it.Key()).IsValid() {
+			entries = append(entries, mapEntry{key: it.Key(), b: it.Value()})
 		}
 	}
-	sortKeys(keys)
+	sort.SliceStable(entries, func(i, j int) bool { return keyLess(entries[i].key, entries[j].key) })
 	eq := true
-	for _, k := range keys {
-		av, bv := a.MapIndex(k), b.MapIndex(k)
-		mark := w.pushKey(k)
+	for _, e := range entries {
+		av, bv := e.a, e.b
+		mark := w.pushKey(e.key)
 		var ok bool
 		switch {
 		case !av.IsValid():
@@ -945,21 +1299,30 @@ func (w *walker) compareMap(a, b reflect.Value, depth int) bool {
 	return eq
 }
 
+type mapEntry struct {
+	key  reflect.Value
+	a, b reflect.Value // invalid when the key is missing on that side
+}
+
 func sortKeys(keys []reflect.Value) {
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		switch a.Kind() {
-		case reflect.String:
-			return a.String() < b.String()
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			return a.Int() < b.Int()
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-			return a.Uint() < b.Uint()
-		case reflect.Float32, reflect.Float64:
-			return a.Float() < b.Float()
-		}
-		return format(a) < format(b)
-	})
+	sort.SliceStable(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+}
+
+// keyLess orders map keys: numbers by value (NaN first), strings bytewise,
+// anything else by its formatted text.
+func keyLess(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.String:
+		return a.String() < b.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() < b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return a.Uint() < b.Uint()
+	case reflect.Float32, reflect.Float64:
+		x, y := a.Float(), b.Float()
+		return x < y || (math.IsNaN(x) && !math.IsNaN(y))
+	}
+	return format(a) < format(b)
 }
 
 // maxFormatted bounds a formatted value, so that a huge value does not
@@ -1018,7 +1381,7 @@ func appendValue(b []byte, v reflect.Value, depth int) []byte {
 		}
 		b = append(b, v.Type().String()...)
 		b = append(b, '{')
-		names := fieldNames(v.Type())
+		names := structInfoOf(v.Type()).names
 		for i := range v.NumField() {
 			if i > 0 {
 				b = append(b, ", "...)
