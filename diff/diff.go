@@ -277,6 +277,9 @@ func checkPattern(p string) error {
 			if j == i+1 {
 				return errors.New("a '.' must be followed by a field name")
 			}
+			if strings.ContainsAny(p[i:j], `]"`) {
+				return fmt.Errorf("field name %q: write a map key as [\"key\"]", p[i+1:j])
+			}
 			i = j
 		case '[':
 			n, ok := bracketLen(p[i:])

@@ -399,3 +399,397 @@ func (w wrapped) Error() string { return w.msg }
 func ptrString(ch chan int) string {
 	return strings.TrimSuffix(strings.SplitN(format(reflect.ValueOf(ch)), "(", 2)[1], ")")
 }
+
+func TestPathAndValueFormat(t *testing.T) {
+	a, b := newOrder(), newOrder()
+	b.Items[3].Price = a.Items[3].Price + 1
+	b.Shipping.City = "Shelbyville"
+	got := Diff(a, b)
+	want := []Difference{
+		{Path: ".Shipping.City", Old: `"Springfield"`, New: `"Shelbyville"`},
+		{Path: ".Items[3].Price", Old: "400", New: "401"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Diff = %#v; want %#v", got, want)
+	}
+	if s := got[1].String(); s != ".Items[3].Price: 400 != 401" {
+		t.Errorf("String() = %q", s)
+	}
+	if s := (Difference{Old: "1", New: "2"}).String(); s != "(root): 1 != 2" {
+		t.Errorf("root String() = %q", s)
+	}
+	if s := (Difference{Path: `.Tags["tier"]`, Old: `"gold"`, New: Missing}).String(); s != `.Tags["tier"]: "gold" != <missing>` {
+		t.Errorf("missing String() = %q", s)
+	}
+}
+
+func TestFormatBounded(t *testing.T) {
+	long := strings.Repeat("é", 1000)
+	d := Diff(long, "")
+	if len(d) != 1 || len(d[0].Old) > maxFormatted+len("…")+1 || !strings.HasSuffix(d[0].Old, "…") {
+		t.Fatalf("Old = %q (%d bytes); want it cut at %d bytes with …", d[0].Old, len(d[0].Old), maxFormatted)
+	}
+	if !utf8ValidString(d[0].Old) {
+		t.Errorf("cut in the middle of a rune: %q", d[0].Old)
+	}
+	// Deep and cyclic values format in bounded space.
+	r := ring(1, 2, 3)
+	if d := Diff([]*node{r}, []*node{}); len(d) != 1 || len(d[0].Old) > maxFormatted+10 {
+		t.Errorf("Diff = %q", strs(d))
+	}
+}
+
+func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		opts Options
+		want string
+	}{
+		{Options{MaxDifferences: -1}, "MaxDifferences"},
+		{Options{FloatTolerance: -0.1}, "FloatTolerance"},
+		{Options{FloatTolerance: math.NaN()}, "FloatTolerance"},
+		{Options{TimePrecision: -time.Second}, "TimePrecision"},
+		{Options{IgnorePaths: []string{".A", ""}}, "IgnorePaths[1]"},
+		{Options{IgnorePaths: []string{".Items[3"}}, "IgnorePaths[0]"},
+		{Options{IgnorePaths: []string{".Items[]"}}, "IgnorePaths[0]"},
+		{Options{IgnorePaths: []string{"..A"}}, "IgnorePaths[0]"},
+		{Options{IgnorePaths: []string{`.Tags["a]`}}, "IgnorePaths[0]"},
+		{Options{UnorderedPaths: []string{"Items", ".A]"}}, "UnorderedPaths[1]"},
+		{Options{Equalities: []Equality{{}}}, "Equalities[0]"},
+	}
+	for _, tt := range tests {
+		c, err := New(tt.opts)
+		if err == nil || c != nil {
+			t.Errorf("New(%+v) = %v, %v; want an error", tt.opts, c, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "diff: ") {
+			t.Errorf("New(%+v) error %q does not name %s", tt.opts, err, tt.want)
+		}
+	}
+	for _, ok := range []Options{
+		{},
+		{IgnorePaths: []string{"A", ".B", "[*]", `.Tags["a.b]"].C`, `["x"]`, ".Items[*].Price"}},
+		{FloatTolerance: math.Inf(1), TimePrecision: time.Hour, MaxDifferences: 1},
+	} {
+		if _, err := New(ok); err != nil {
+			t.Errorf("New(%+v): %v", ok, err)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("MustNew did not panic on invalid options")
+		}
+	}()
+	MustNew(Options{MaxDifferences: -1})
+}
+
+func TestMatchPattern(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		want          bool
+	}{
+		{".A", ".A", true},
+		{".A", ".A.B", true},
+		{".A", ".A[1]", true},
+		{".A", ".AB", false},
+		{".A.B", ".A", false},
+		{".A[*]", ".A[12]", true},
+		{".A[*].B", `.A["k"].B`, true},
+		{".A[*].B", `.A["k]"].B`, true},
+		{".A[*].B", `.A["k"].C`, false},
+		{".A[1]", ".A[12]", false},
+		{".A[*]", ".A", false},
+		{"[*]", "[0].X", true},
+		{`.M["a"]`, `.M["a"]`, true},
+		{`.M["a"]`, `.M["b"]`, false},
+	}
+	for _, tt := range tests {
+		if got := matchPattern(tt.pattern, []byte(tt.path)); got != tt.want {
+			t.Errorf("matchPattern(%q, %q) = %v; want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestCollapsePath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{".A.B", ".A.B"},
+		{".Items[3].Price", ".Items[*].Price"},
+		{`.Tags["x"]`, ".Tags[*]"},
+		{`.Tags["a]b"].C`, ".Tags[*].C"},
+		{`.Tags["a\"]"].C`, ".Tags[*].C"},
+		{`.Tags["[*]"]`, ".Tags[*]"},
+		{"[0][1][2]", "[*][*][*]"},
+		{`.M[diff.point{X:1, Y:2}].V`, ".M[*].V"},
+		{`.M[[2]int{1, 2}].V`, ".M[*].V"},
+		{".A[", ".A["},
+		{".A[]", ".A[]"},
+	}
+	for _, tt := range tests {
+		if got := CollapsePath(tt.in); got != tt.want {
+			t.Errorf("CollapsePath(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSignature(t *testing.T) {
+	if s := Signature(nil); s != "" {
+		t.Errorf("Signature(nil) = %q", s)
+	}
+	diffs := []Difference{
+		{Path: ".Items[3].Price"},
+		{Path: `.Tags["b"]`},
+		{Path: ".Items[0].Price"},
+		{Path: ".Customer"},
+		{Path: `.Tags["a]"]`},
+		{Path: ""},
+	}
+	want := "(root) .Customer .Items[*].Price .Tags[*]"
+	if s := Signature(diffs); s != want {
+		t.Errorf("Signature = %q; want %q", s, want)
+	}
+	// The order of the differences does not matter.
+	rev := append([]Difference(nil), diffs...)
+	for i, j := 0, len(rev)-1; i < j; i, j = i+1, j-1 {
+		rev[i], rev[j] = rev[j], rev[i]
+	}
+	if s := Signature(rev); s != want {
+		t.Errorf("Signature(reversed) = %q; want %q", s, want)
+	}
+	// Signature does not modify its argument.
+	if diffs[0].Path != ".Items[3].Price" {
+		t.Errorf("Signature modified diffs: %v", diffs)
+	}
+}
+
+func TestDiffJSON(t *testing.T) {
+	tests := []struct {
+		name, a, b string
+		want       []string
+	}{
+		{name: "equal", a: `{"a":1,"b":[1,2]}`, b: ` { "b" : [1, 2], "a" : 1 } `},
+		{name: "numbers by value", a: `{"n":1,"m":100,"z":0}`, b: `{"n":1.0,"m":1e2,"z":-0.0}`},
+		{name: "big integers exactly", a: `9007199254740993`, b: `9007199254740992`, want: []string{"(root): 9007199254740993 != 9007199254740992"}},
+		{name: "beyond int64 exactly", a: `[123456789012345678901]`, b: `[123456789012345678902]`, want: []string{"[0]: 123456789012345678901 != 123456789012345678902"}},
+		{name: "fractions", a: `0.1`, b: `0.10`},
+		{name: "number differs", a: `{"items":[{"price":100}]}`, b: `{"items":[{"price":101}]}`, want: []string{".items[0].price: 100 != 101"}},
+		{name: "non-identifier keys", a: `{"a-b":1,"":2,"é":3,"x1":4}`, b: `{"a-b":2,"":3,"é":4,"x1":5}`, want: []string{`[""]: 2 != 3`, `["a-b"]: 1 != 2`, `.x1: 4 != 5`, `["é"]: 3 != 4`}},
+		{name: "missing member", a: `{"a":1}`, b: `{"a":1,"b":true}`, want: []string{".b: <missing> != true"}},
+		{name: "types differ", a: `{"a":1}`, b: `{"a":"1"}`, want: []string{`.a: 1 != "1"`}},
+		{name: "null", a: `{"a":null}`, b: `{"a":0}`, want: []string{".a: nil != 0"}},
+		{name: "array lengths", a: `[1,2]`, b: `[1]`, want: []string{"[1]: 2 != <missing>"}},
+		{name: "root scalar", a: `"x"`, b: `"y"`, want: []string{`(root): "x" != "y"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := DiffJSON([]byte(tt.a), []byte(tt.b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(strs(got), tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
+				t.Errorf("DiffJSON:\n got %q\nwant %q", strs(got), tt.want)
+			}
+			back, err := DiffJSON([]byte(tt.b), []byte(tt.a))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(strs(back), strs(mirror(got))) {
+				t.Errorf("reverse does not mirror:\n got %q\nwant %q", strs(back), strs(mirror(got)))
+			}
+		})
+	}
+
+	tol := MustNew(Options{FloatTolerance: 0.01})
+	if d, err := tol.DiffJSON([]byte(`1.001`), []byte(`1`)); err != nil || d != nil {
+		t.Errorf("with tolerance: %v, %v", d, err)
+	}
+	ign := MustNew(Options{IgnorePaths: []string{".items[*].etag", `["a-b"]`}})
+	if d, err := ign.DiffJSON([]byte(`{"items":[{"etag":"x"}],"a-b":1}`), []byte(`{"items":[{"etag":"y"}],"a-b":2}`)); err != nil || d != nil {
+		t.Errorf("with ignores: %v, %v", d, err)
+	}
+}
+
+func TestDiffJSONErrors(t *testing.T) {
+	tests := []struct {
+		a, b, want string
+	}{
+		{`{`, `{}`, "old document"},
+		{`{}`, `{"a":}`, "new document"},
+		{``, `1`, "old document"},
+		{`1 2`, `1`, "old document"},
+		{`{} }`, `{}`, "old document"},
+		{`{}`, `{}x`, "new document"},
+		{`[1]]`, `[1]`, "old document"},
+	}
+	for _, tt := range tests {
+		d, err := DiffJSON([]byte(tt.a), []byte(tt.b))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DiffJSON(%q, %q) = %v, %v; want an error naming the %s", tt.a, tt.b, d, err, tt.want)
+		}
+	}
+	if d, err := DiffJSON([]byte("{}\n\t "), []byte(" {} ")); err != nil || d != nil {
+		t.Errorf("trailing white space: %v, %v", d, err)
+	}
+}
+
+func TestJSONNumbersEqual(t *testing.T) {
+	tests := []struct {
+		x, y string
+		want bool
+	}{
+		{"1", "1.0", true},
+		{"1", "1e0", true},
+		{"10", "1E1", true},
+		{"0.001", "1e-3", true},
+		{"-0", "0", true},
+		{"0e10", "0", true},
+		{"120", "1.2e+2", true},
+		{"1", "-1", false},
+		{"1", "10", false},
+		{"0.1", "0.01", false},
+		{"9007199254740993", "9007199254740992", false},
+		{"1e99999999999", "1e99999999999", true}, // identical text
+		{"1e99999999999", "10e99999999998", false},
+		{"x", "y", false},
+	}
+	for _, tt := range tests {
+		if got := jsonNumbersEqual(tt.x, tt.y, 0); got != tt.want {
+			t.Errorf("jsonNumbersEqual(%s, %s) = %v; want %v", tt.x, tt.y, got, tt.want)
+		}
+		if got := jsonNumbersEqual(tt.y, tt.x, 0); got != tt.want {
+			t.Errorf("jsonNumbersEqual(%s, %s) = %v; want %v", tt.y, tt.x, got, tt.want)
+		}
+	}
+}
+
+func TestNaNMapKeys(t *testing.T) {
+	// NaN keys cannot be looked up: their entries never match, but the
+	// result is consistent and symmetric, and the same map equals itself.
+	nan := math.NaN()
+	a := map[float64]int{nan: 1, 1: 2}
+	b := map[float64]int{nan: 1, 1: 2}
+	if !Equal(a, a) || len(Diff(a, a)) != 0 {
+		t.Error("a map with a NaN key does not equal itself")
+	}
+	d := Diff(a, b)
+	want := []string{"[NaN]: 1 != <missing>", "[NaN]: <missing> != 1"}
+	if !reflect.DeepEqual(strs(d), want) {
+		t.Errorf("Diff = %q; want %q", strs(d), want)
+	}
+	if Equal(a, b) {
+		t.Error("Equal = true; want false, as Diff")
+	}
+}
+
+func TestCycleDepth(t *testing.T) {
+	// A long list, then a difference: found below the depth at which
+	// cycles are remembered, with the right path.
+	build := func(last int) *node {
+		var head *node
+		for i := range 3 * cycleDepth {
+			v := i
+			if i == 0 {
+				v = last
+			}
+			head = &node{V: v, Next: head}
+		}
+		return head
+	}
+	a, b := build(1), build(2)
+	d := Diff(a, b)
+	if len(d) != 1 || !strings.HasSuffix(d[0].Path, ".V") || strings.Count(d[0].Path, ".Next") != 3*cycleDepth-1 {
+		t.Fatalf("Diff = %q", strs(d))
+	}
+	if Equal(a, b) {
+		t.Error("Equal = true")
+	}
+	// Slices sharing a backing array but not a length are distinct.
+	s := make([]*node, 0, 4)
+	s = append(s, &node{V: 1}, &node{V: 2})
+	deep := func(v []*node) any {
+		var x any = v
+		for range cycleDepth {
+			x = []any{x}
+		}
+		return []any{x, v[:1], v}
+	}
+	t2 := append([]*node(nil), s...)
+	t2[1] = &node{V: 3}
+	if Equal(deep(s), deep(t2)) {
+		t.Error("Equal = true for slices differing beyond a shared prefix")
+	}
+}
+
+func TestTimeFromFields(t *testing.T) {
+	fields := func(tm time.Time) (uint64, int64) {
+		v := reflect.ValueOf(&tm).Elem()
+		return v.Field(0).Uint(), v.Field(1).Int()
+	}
+	locs := []*time.Location{time.UTC, time.Local, time.FixedZone("odd", -(3*3600 + 1800))}
+	for _, name := range []string{"America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe"} {
+		if l, err := time.LoadLocation(name); err == nil {
+			locs = append(locs, l)
+		}
+	}
+	times := []time.Time{
+		{},
+		time.Now(), // monotonic
+		time.Now().Round(0),
+		time.Now().Add(-100 * 365 * 24 * time.Hour), // monotonic, before 1970
+		time.Date(1885, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1884, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1600, 2, 29, 1, 2, 3, 4, time.UTC),
+		time.Date(2157, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2158, 6, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(-500, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Unix(0, 0),
+		time.Unix(1<<40, 123),
+	}
+	for _, base := range times {
+		for _, loc := range locs {
+			tm := base.In(loc)
+			got := timeFromFields(fields(tm))
+			if !got.Equal(tm) {
+				t.Errorf("timeFromFields(%v in %v) = %v", base, loc, got)
+			}
+			// Also through the reflection path Equal and Diff take.
+			if !Equal([]any{inner{when: tm}}, []any{inner{when: base.Round(0).UTC()}}) {
+				t.Errorf("Equal differs for %v in %v", base, loc)
+			}
+			if got := timeOf(reflect.ValueOf(inner{when: tm}).Field(1)); !got.Equal(tm) || got.Location() != tm.Location() {
+				t.Errorf("timeOf(%v) = %v", tm, got)
+			}
+		}
+	}
+	// Monotonic readings alone never make a difference: a time with one
+	// and without one, and two with readings taken at different moments
+	// that describe the same wall time.
+	now := time.Now()
+	if got := timeFromFields(fields(now)); !got.Equal(now.Round(0)) {
+		t.Errorf("monotonic: %v != %v", got, now)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := MustNew(Options{IgnorePaths: []string{".Status"}})
+	a, b := newOrder(), newOrder()
+	b.Status = "other"
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			ok := true
+			for range 200 {
+				ok = ok && c.Equal(a, b) && len(c.Diff(a, b)) == 0
+			}
+			done <- ok
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Error("concurrent comparisons disagree")
+		}
+	}
+}
