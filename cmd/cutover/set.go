@@ -77,6 +77,10 @@ func runSet(ctx context.Context, e *env, args []string) error {
 		return usageError("--version must be a positive version, as `cutover status %s` shows it", name)
 	}
 
+	if err := (cutover.Rollout{Mode: control, Treatment: treat, Percent: *percent}).Validate(); err != nil {
+		return usageError("%v", err)
+	}
+
 	c, err := rf.client(e)
 	if err != nil {
 		return err
@@ -102,9 +106,6 @@ func runSet(ctx context.Context, e *env, args []string) error {
 	}
 	if set["version"] {
 		change.Version = *version
-	}
-	if err := change.Rollout().Validate(); err != nil {
-		return usageError("%v", err)
 	}
 	m, err := c.SetRollout(ctx, name, change)
 	if err != nil {
