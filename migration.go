@@ -275,12 +275,25 @@ func (m *Migration) Drain(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cutover: draining %s: %d secondary calls still in flight: %w",
-				m.name, m.inFlight.Load(), ctx.Err())
+			return fmt.Errorf("cutover: draining %s: %d secondary calls still in flight, %d observations not yet handled by sinks: %w",
+				m.name, m.inFlight.Load(), m.sinksPending(), ctx.Err())
 		case <-t.C:
 		}
 	}
 }
+
+func (m *Migration) sinksPending() int64 {
+	var n int64
+	for _, q := range m.sinks {
+		n += q.pending.Load()
+	}
+	return n
+}
+
+// logWorthy reports whether the n-th occurrence of a repeated problem is
+// logged: the first, then every 1000th, so that a broken comparator or hook
+// cannot flood the log (every occurrence is counted in Stats).
+func logWorthy(n uint64) bool { return n == 1 || n%1000 == 0 }
 
 func (m *Migration) sinksIdle() bool {
 	for _, q := range m.sinks {
@@ -368,8 +381,10 @@ func (m *Migration) publish(o *Observation) {
 func (m *Migration) safeRedact(o *Observation) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
-			m.redactPanics.Add(1)
-			m.logger.Error("cutover: Redact panicked; observation dropped", "migration", m.name, "panic", p)
+			if n := m.redactPanics.Add(1); logWorthy(n) {
+				m.logger.Error("cutover: Redact panicked; observation dropped", "migration", m.name,
+					"panic", p, "panics_so_far", n)
+			}
 			ok = false
 		}
 	}()

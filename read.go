@@ -75,7 +75,9 @@ func Read[T any](ctx context.Context, m *Migration, operation, key string,
 
 // thunks carries Read's closures as a Reader's input, so that Read needs no
 // adapter closure of its own.
-type thunks[T any] struct{ old, new func(context.Context) (T, error) }
+type thunks[T any] struct {
+	old, new func(context.Context) (T, error)
+}
 
 func callOld[T any](ctx context.Context, t thunks[T]) (T, error) { return t.old(ctx) }
 func callNew[T any](ctx context.Context, t thunks[T]) (T, error) { return t.new(ctx) }
@@ -322,8 +324,10 @@ const errCompareSignature = "panic:compare"
 func (m *Migration) safeCompare(compare func() []diff.Difference) (diffs []diff.Difference) {
 	defer func() {
 		if p := recover(); p != nil {
-			m.comparePanics.Add(1)
-			m.logger.Error("cutover: comparison panicked; counted as a mismatch", "migration", m.name, "panic", p)
+			if n := m.comparePanics.Add(1); logWorthy(n) {
+				m.logger.Error("cutover: comparison panicked; counted as a mismatch", "migration", m.name,
+					"panic", p, "panics_so_far", n)
+			}
 			diffs = []diff.Difference{{Path: errCompareSignature, Old: "?", New: "?"}}
 		}
 	}()
