@@ -97,7 +97,7 @@ func (c *Comparator) Compare(old, new *Response) []diff.Difference {
 	oldBody, oldEnc := decodedBody(old)
 	newBody, newEnc := decodedBody(new)
 	asJSON := !old.Truncated && !new.Truncated && isJSON(old.Header, oldBody) && isJSON(new.Header, newBody)
-	out = c.compareHeaders(out, old.Header, new.Header, asJSON || oldEnc || newEnc)
+	out = c.compareHeaders(out, old.Header, new.Header, asJSON, asJSON || oldEnc || newEnc)
 	if old.Truncated || new.Truncated {
 		return out
 	}
@@ -117,9 +117,11 @@ func (c *Comparator) Compare(old, new *Response) []diff.Difference {
 	return out
 }
 
-// compareHeaders appends the header differences; skipLength leaves out
-// Content-Length (bodies compared semantically, or re-encoded).
-func (c *Comparator) compareHeaders(out []diff.Difference, old, new http.Header, skipLength bool) []diff.Difference {
+// compareHeaders appends the header differences. skipLength leaves out
+// Content-Length (bodies compared semantically, or re-encoded); asJSON
+// compares only the media type of Content-Type ("application/json" and
+// "application/json; charset=utf-8" say the same of a JSON body).
+func (c *Comparator) compareHeaders(out []diff.Difference, old, new http.Header, asJSON, skipLength bool) []diff.Difference {
 	names := make([]string, 0, len(old)+len(new))
 	for k := range old {
 		names = append(names, k)
@@ -140,6 +142,9 @@ func (c *Comparator) compareHeaders(out []diff.Difference, old, new http.Header,
 		if oOK && nOK && equalStrings(ov, nv) {
 			continue
 		}
+		if asJSON && ck == "Content-Type" && oOK && nOK && len(ov) == 1 && len(nv) == 1 && sameMediaType(ov[0], nv[0]) {
+			continue
+		}
 		d := diff.Difference{Path: `header[` + strconv.Quote(ck) + `]`, Old: diff.Missing, New: diff.Missing}
 		if oOK {
 			d.Old = strconv.Quote(strings.Join(ov, ", "))
@@ -150,6 +155,12 @@ func (c *Comparator) compareHeaders(out []diff.Difference, old, new http.Header,
 		out = append(out, d)
 	}
 	return out
+}
+
+func sameMediaType(a, b string) bool {
+	ma, _, errA := mime.ParseMediaType(a)
+	mb, _, errB := mime.ParseMediaType(b)
+	return errA == nil && errB == nil && ma == mb
 }
 
 func equalStrings(a, b []string) bool {
