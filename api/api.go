@@ -179,7 +179,8 @@ type Aggregate struct {
 	NewErrors int64 `json:"new_errors"`
 	// OldLatency and NewLatency are DDSketches (github.com/DataDog/sketches-go,
 	// relative accuracy 0.01, encoded with (*ddsketch.DDSketch).Encode) of
-	// each side's duration in seconds, mergeable across instances.
+	// each side's duration in seconds, mergeable across instances; see
+	// [Sketch] for the exact encoding. Empty when that side did not run.
 	OldLatency []byte `json:"old_latency,omitempty"`
 	NewLatency []byte `json:"new_latency,omitempty"`
 	// Groups are the mismatches, errors, timeouts, fallbacks and
@@ -209,6 +210,10 @@ type ReportAck struct {
 	BatchID string `json:"batch_id"`
 	// Duplicate is true when the batch had been received before.
 	Duplicate bool `json:"duplicate"`
+	// UnknownMigrations lists the migrations of the batch the server does
+	// not know; their aggregates were not counted (create the migration
+	// first).
+	UnknownMigrations []string `json:"unknown_migrations,omitempty"`
 }
 
 // Rate is a proportion with its 95% Wilson confidence interval.

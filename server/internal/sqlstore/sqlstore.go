@@ -1,0 +1,593 @@
+// Package sqlstore is the SQL implementation of server.Store shared by the
+// sqlite and postgres adapters: the statements are written in the SQL both
+// speak ($1 placeholders, ON CONFLICT, RETURNING), and a [Dialect] carries
+// the few differences. Each adapter owns its schema migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cutover/cutover"
+	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/server"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	// ForUpdate is appended to the reads of rows a write transaction is
+	// about to change (PostgreSQL: " FOR UPDATE"; SQLite has one writer).
+	ForUpdate string
+	// AfterChange, if set, runs in the transaction that appends a change
+	// (PostgreSQL: NOTIFY the other servers).
+	AfterChange func(ctx context.Context, tx *sql.Tx, id int64) error
+}
+
+// Store implements server.Store over database/sql.
+type Store struct {
+	w, r *sql.DB // writes go to w, reads to r (the same pool, or SQLite's reader pool)
+	d    Dialect
+}
+
+// New returns a store writing through w and reading through r.
+func New(w, r *sql.DB, d Dialect) *Store { return &Store{w: w, r: r, d: d} }
+
+// Writer returns the pool writes go through.
+func (s *Store) Writer() *sql.DB { return s.w }
+
+var _ server.Store = (*Store)(nil)
+
+// ---- schema ----
+
+// Migrate applies the schema migrations in files (named NNNN_what.sql,
+// applied in order of NNNN) that the schema_migrations table does not list
+// yet, each in its own transaction. lock, if set, is run first in each
+// transaction to keep several servers from migrating at once.
+func Migrate(ctx context.Context, db *sql.DB, files fs.FS, lock string) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(files, "*.sql")
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		version int64
+		name    string
+	}
+	var ms []mig
+	for _, n := range names {
+		num, _, ok := strings.Cut(n, "_")
+		v, err := strconv.ParseInt(num, 10, 64)
+		if !ok || err != nil {
+			return fmt.Errorf("schema migration %q: name it NNNN_what.sql", n)
+		}
+		ms = append(ms, mig{v, n})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for _, m := range ms {
+		body, err := fs.ReadFile(files, m.name)
+		if err != nil {
+			return err
+		}
+		err = inTx(ctx, db, func(tx *sql.Tx) error {
+			if lock != "" {
+				if _, err := tx.ExecContext(ctx, lock); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`, m.version, m.name, time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("applying schema migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied schema migration.
+func SchemaVersion(ctx context.Context, db *sql.DB) (int64, error) {
+	var v sql.NullInt64
+	err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v)
+	return v.Int64, err
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ---- encoding helpers ----
+
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromTS(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func js(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("sqlstore: encoding a stored value: " + err.Error())
+	}
+	return string(b)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ---- migrations ----
+
+const migrationCols = `name, description, rollout, version, gates, guard, full_since, evidence_since, created_at, updated_at`
+
+func scanMigration(row interface{ Scan(...any) error }) (server.Migration, error) {
+	var m server.Migration
+	var rollout, gates, guard string
+	var full, evidence, created, updated int64
+	if err := row.Scan(&m.Name, &m.Description, &rollout, &m.Version, &gates, &guard, &full, &evidence, &created, &updated); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(rollout), &m.Rollout); err != nil {
+		return m, fmt.Errorf("stored rollout of %s: %w", m.Name, err)
+	}
+	if err := json.Unmarshal([]byte(gates), &m.Gates); err != nil {
+		return m, fmt.Errorf("stored gates of %s: %w", m.Name, err)
+	}
+	if err := json.Unmarshal([]byte(guard), &m.Guard); err != nil {
+		return m, fmt.Errorf("stored guard of %s: %w", m.Name, err)
+	}
+	m.FullSince, m.EvidenceSince, m.CreatedAt, m.UpdatedAt = fromTS(full), fromTS(evidence), fromTS(created), fromTS(updated)
+	return m, nil
+}
+
+// CreateMigration implements server.Store.
+func (s *Store) CreateMigration(ctx context.Context, m server.Migration, c api.Change) (api.Change, error) {
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO migrations (`+migrationCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO NOTHING`,
+			m.Name, m.Description, js(m.Rollout), m.Version, js(m.Gates), js(m.Guard), ts(m.FullSince), ts(m.EvidenceSince), ts(m.CreatedAt), ts(m.UpdatedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return server.Errorf(api.CodeConflict, "migration %q exists already: pick another name", m.Name)
+		}
+		c, err = s.appendChange(ctx, tx, c)
+		return err
+	})
+	return c, err
+}
+
+func (s *Store) appendChange(ctx context.Context, tx *sql.Tx, c api.Change) (api.Change, error) {
+	var figures string
+	if c.Figures != nil {
+		figures = js(c.Figures)
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO changes (migration, version, actor, from_rollout, to_rollout, reason, forced, automatic, figures, kind, time)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		c.Migration, c.Version, c.Actor, js(c.From), js(c.To), c.Reason, b2i(c.Forced), b2i(c.Automatic), figures, c.Kind, ts(c.Time)).Scan(&c.ID)
+	if err != nil {
+		return c, err
+	}
+	if s.d.AfterChange != nil {
+		if err := s.d.AfterChange(ctx, tx, c.ID); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// Migration implements server.Store.
+func (s *Store) Migration(ctx context.Context, name string) (server.Migration, error) {
+	m, err := scanMigration(s.r.QueryRowContext(ctx, `SELECT `+migrationCols+` FROM migrations WHERE name = $1`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, server.NotFound(name)
+	}
+	return m, err
+}
+
+// Migrations implements server.Store.
+func (s *Store) Migrations(ctx context.Context) ([]server.Migration, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+migrationCols+` FROM migrations ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []server.Migration
+	for rows.Next() {
+		m, err := scanMigration(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// UpdateMigration implements server.Store.
+func (s *Store) UpdateMigration(ctx context.Context, m server.Migration, expected int64, c api.Change) (api.Change, error) {
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE migrations SET description = $1, rollout = $2, version = $3, gates = $4, guard = $5,
+			full_since = $6, evidence_since = $7, updated_at = $8 WHERE name = $9 AND version = $10`,
+			m.Description, js(m.Rollout), m.Version, js(m.Gates), js(m.Guard), ts(m.FullSince), ts(m.EvidenceSince), ts(m.UpdatedAt), m.Name, expected)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			var cur int64
+			err := tx.QueryRowContext(ctx, `SELECT version FROM migrations WHERE name = $1`, m.Name).Scan(&cur)
+			if errors.Is(err, sql.ErrNoRows) {
+				return server.NotFound(m.Name)
+			}
+			if err != nil {
+				return err
+			}
+			return &server.Error{Code: api.CodeConflict, CurrentVersion: cur,
+				Message: fmt.Sprintf("version %d is stale: the migration is at version %d; read it again and retry", expected, cur)}
+		}
+		c, err = s.appendChange(ctx, tx, c)
+		return err
+	})
+	return c, err
+}
+
+// ---- history ----
+
+const changeCols = `id, migration, version, actor, from_rollout, to_rollout, reason, forced, automatic, figures, kind, time`
+
+func scanChange(row interface{ Scan(...any) error }) (api.Change, error) {
+	var c api.Change
+	var from, to, figures string
+	var forced, automatic, t int64
+	if err := row.Scan(&c.ID, &c.Migration, &c.Version, &c.Actor, &from, &to, &c.Reason, &forced, &automatic, &figures, &c.Kind, &t); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(from), &c.From); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(to), &c.To); err != nil {
+		return c, err
+	}
+	if figures != "" {
+		if err := json.Unmarshal([]byte(figures), &c.Figures); err != nil {
+			return c, err
+		}
+	}
+	c.Forced, c.Automatic, c.Time = forced != 0, automatic != 0, fromTS(t)
+	return c, nil
+}
+
+// Changes implements server.Store.
+func (s *Store) Changes(ctx context.Context, f server.ChangeFilter) ([]api.Change, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	in := func(col string, vals []string) {
+		ph := make([]string, len(vals))
+		for i, v := range vals {
+			ph[i] = arg(v)
+		}
+		where = append(where, col+" IN ("+strings.Join(ph, ", ")+")")
+	}
+	where = append(where, "id > "+arg(f.AfterID))
+	if len(f.Migrations) > 0 {
+		in("migration", f.Migrations)
+	}
+	if len(f.Kinds) > 0 {
+		in("kind", f.Kinds)
+	}
+	q := `SELECT ` + changeCols + ` FROM changes WHERE ` + strings.Join(where, " AND ")
+	if f.Newest {
+		q += " ORDER BY id DESC"
+	} else {
+		q += " ORDER BY id"
+	}
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []api.Change{}
+	for rows.Next() {
+		c, err := scanChange(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if f.Newest {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, rows.Err()
+}
+
+// Change implements server.Store.
+func (s *Store) Change(ctx context.Context, id int64) (api.Change, error) {
+	c, err := scanChange(s.r.QueryRowContext(ctx, `SELECT `+changeCols+` FROM changes WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, server.Errorf(api.CodeNotFound, "change %d does not exist", id)
+	}
+	return c, err
+}
+
+// ---- reports ----
+
+const bucketCols = `minute, mode, c_match, c_mismatch, c_error, c_timeout, c_fallback, c_shed, c_divergence, old_errors, new_errors, old_latency, new_latency`
+
+func scanBucket(row interface{ Scan(...any) error }) (server.StatsBucket, error) {
+	var b server.StatsBucket
+	var minute, mode int64
+	var oldL, newL []byte
+	c := &b.Counts
+	if err := row.Scan(&minute, &mode, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &b.OldErrors, &b.NewErrors, &oldL, &newL); err != nil {
+		return b, err
+	}
+	b.Minute, b.Mode = fromTS(minute), cutover.Mode(mode)
+	var err error
+	if b.OldLatency, err = api.DecodeSketch(oldL); err != nil {
+		return b, fmt.Errorf("stored old latency: %w", err)
+	}
+	if b.NewLatency, err = api.DecodeSketch(newL); err != nil {
+		return b, fmt.Errorf("stored new latency: %w", err)
+	}
+	return b, nil
+}
+
+func encodeSketch(s *api.Sketch) []byte {
+	if s == nil || s.Count() == 0 {
+		return []byte{}
+	}
+	b, _ := s.MarshalBinary()
+	return b
+}
+
+// Ingest implements server.Store.
+func (s *Store) Ingest(ctx context.Context, batchID, instance string, received time.Time, buckets []server.BucketDelta, groups []server.GroupDelta, maxSamples int) (bool, error) {
+	dup := false
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO batches (batch_id, instance, received_at) VALUES ($1, $2, $3) ON CONFLICT (batch_id) DO NOTHING`, batchID, instance, ts(received))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			dup = true
+			return nil
+		}
+		for i := range buckets {
+			if err := s.mergeBucket(ctx, tx, &buckets[i]); err != nil {
+				return err
+			}
+		}
+		for i := range groups {
+			if err := s.mergeGroup(ctx, tx, &groups[i], maxSamples); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return dup, err
+}
+
+func (s *Store) mergeBucket(ctx context.Context, tx *sql.Tx, d *server.BucketDelta) error {
+	minute, mode := ts(d.Minute), int64(d.Mode)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO buckets (migration, `+bucketCols+`) VALUES ($1, $2, $3, 0, 0, 0, 0, 0, 0, 0, 0, 0, $4, $4)
+		ON CONFLICT (migration, minute, mode) DO NOTHING`, d.Migration, minute, mode, []byte{}); err != nil {
+		return err
+	}
+	cur, err := scanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketCols+` FROM buckets WHERE migration = $1 AND minute = $2 AND mode = $3`+s.d.ForUpdate, d.Migration, minute, mode))
+	if err != nil {
+		return err
+	}
+	cur.OldLatency.Merge(d.OldLatency)
+	cur.NewLatency.Merge(d.NewLatency)
+	c := &d.Counts
+	_, err = tx.ExecContext(ctx, `UPDATE buckets SET c_match = c_match + $1, c_mismatch = c_mismatch + $2, c_error = c_error + $3,
+		c_timeout = c_timeout + $4, c_fallback = c_fallback + $5, c_shed = c_shed + $6, c_divergence = c_divergence + $7,
+		old_errors = old_errors + $8, new_errors = new_errors + $9, old_latency = $10, new_latency = $11
+		WHERE migration = $12 AND minute = $13 AND mode = $14`,
+		c[0], c[1], c[2], c[3], c[4], c[5], c[6], d.OldErrors, d.NewErrors, encodeSketch(cur.OldLatency), encodeSketch(cur.NewLatency),
+		d.Migration, minute, mode)
+	return err
+}
+
+func (s *Store) mergeGroup(ctx context.Context, tx *sql.Tx, d *server.GroupDelta, maxSamples int) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO mismatch_groups (migration, signature, outcome, count, first_seen, last_seen, samples)
+		VALUES ($1, $2, $3, 0, $4, $5, '[]') ON CONFLICT (migration, signature, outcome) DO NOTHING`,
+		d.Migration, d.Signature, int64(d.Outcome), ts(d.FirstSeen), ts(d.LastSeen)); err != nil {
+		return err
+	}
+	var first, last int64
+	var samplesJSON string
+	if err := tx.QueryRowContext(ctx, `SELECT first_seen, last_seen, samples FROM mismatch_groups WHERE migration = $1 AND signature = $2 AND outcome = $3`+s.d.ForUpdate,
+		d.Migration, d.Signature, int64(d.Outcome)).Scan(&first, &last, &samplesJSON); err != nil {
+		return err
+	}
+	var samples []api.Sample
+	if err := json.Unmarshal([]byte(samplesJSON), &samples); err != nil {
+		return fmt.Errorf("stored samples: %w", err)
+	}
+	samples = append(samples, d.Samples...)
+	sort.SliceStable(samples, func(i, j int) bool { return samples[i].Time.Before(samples[j].Time) })
+	if maxSamples > 0 && len(samples) > maxSamples {
+		samples = samples[len(samples)-maxSamples:]
+	}
+	if f := ts(d.FirstSeen); f < first {
+		first = f
+	}
+	if l := ts(d.LastSeen); l > last {
+		last = l
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE mismatch_groups SET count = count + $1, first_seen = $2, last_seen = $3, samples = $4
+		WHERE migration = $5 AND signature = $6 AND outcome = $7`,
+		d.Count, first, last, js(samples), d.Migration, d.Signature, int64(d.Outcome))
+	return err
+}
+
+// Buckets implements server.Store.
+func (s *Store) Buckets(ctx context.Context, migration string, from, to time.Time) ([]server.StatsBucket, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+bucketCols+` FROM buckets WHERE migration = $1 AND minute >= $2 AND minute < $3 ORDER BY minute, mode`,
+		migration, from.UnixNano(), to.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []server.StatsBucket
+	for rows.Next() {
+		b, err := scanBucket(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Groups implements server.Store.
+func (s *Store) Groups(ctx context.Context, migration string, since time.Time) ([]api.MismatchGroup, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT signature, outcome, count, first_seen, last_seen, samples FROM mismatch_groups
+		WHERE migration = $1 AND last_seen >= $2 ORDER BY count DESC, signature, outcome`, migration, ts(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []api.MismatchGroup{}
+	for rows.Next() {
+		var g api.MismatchGroup
+		var outcome, first, last int64
+		var samples string
+		if err := rows.Scan(&g.Signature, &outcome, &g.Count, &first, &last, &samples); err != nil {
+			return nil, err
+		}
+		g.Outcome, g.FirstSeen, g.LastSeen = cutover.Outcome(outcome), fromTS(first), fromTS(last)
+		if err := json.Unmarshal([]byte(samples), &g.Samples); err != nil {
+			return nil, fmt.Errorf("stored samples: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ---- verifications ----
+
+// AddVerification implements server.Store.
+func (s *Store) AddVerification(ctx context.Context, migration string, r api.VerifyReport, c api.Change) (api.Change, error) {
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO verifications (migration, finished_at, report) VALUES ($1, $2, $3)`, migration, ts(r.FinishedAt), js(r)); err != nil {
+			return err
+		}
+		var err error
+		c, err = s.appendChange(ctx, tx, c)
+		return err
+	})
+	return c, err
+}
+
+// LatestVerification implements server.Store.
+func (s *Store) LatestVerification(ctx context.Context, migration string) (api.VerifyReport, bool, error) {
+	var r api.VerifyReport
+	var body string
+	err := s.r.QueryRowContext(ctx, `SELECT report FROM verifications WHERE migration = $1 ORDER BY finished_at DESC, id DESC LIMIT 1`, migration).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	return r, true, json.Unmarshal([]byte(body), &r)
+}
+
+// ---- tokens ----
+
+// CreateToken implements server.Store.
+func (s *Store) CreateToken(ctx context.Context, t server.TokenRecord) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (hash, name, scope, created_at) VALUES ($1, $2, $3, $4)`, t.Hash, t.Name, string(t.Scope), ts(t.CreatedAt))
+	return err
+}
+
+// TokenByHash implements server.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (server.TokenRecord, error) {
+	var t server.TokenRecord
+	var scope string
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT hash, name, scope, created_at FROM tokens WHERE hash = $1`, hash).Scan(&t.Hash, &t.Name, &scope, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, server.Errorf(api.CodeNotFound, "no such token")
+	}
+	t.Scope, t.CreatedAt = api.Scope(scope), fromTS(created)
+	return t, err
+}
+
+// CountTokens implements server.Store.
+func (s *Store) CountTokens(ctx context.Context, scope api.Scope) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE scope = $1`, string(scope)).Scan(&n)
+	return n, err
+}
+
+// Ping implements server.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
+}
+
+// Close implements server.Store.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		if e := s.r.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
