@@ -1,0 +1,468 @@
+package verify
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// kind is how a compared column is normalised before hashing. Both sides
+// of a column pair use the same kind, so that equal data gives equal
+// canonical text whatever the engine: PostgreSQL builds the text in SQL,
+// SQLite in Go (canonValue), and the tests hold the two to the same output.
+type kind byte
+
+const (
+	kindAuto  kind = 'a' // SQLite expression of unknown type: by storage class
+	kindInt   kind = 'i' // integers: decimal text
+	kindNum   kind = 'n' // decimals and floats: rounded to FloatPrecision places
+	kindBool  kind = 'b' // "1" or "0"
+	kindTime  kind = 't' // microseconds since 1970 UTC, floored to TimePrecision
+	kindDate  kind = 'd' // YYYY-MM-DD
+	kindUUID  kind = 'u' // lowercase, trimmed
+	kindBytes kind = 'x' // lowercase hex
+	kindText  kind = 's' // text as it is
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindAuto:
+		return "auto"
+	case kindInt:
+		return "integer"
+	case kindNum:
+		return "number"
+	case kindBool:
+		return "boolean"
+	case kindTime:
+		return "timestamp"
+	case kindDate:
+		return "date"
+	case kindUUID:
+		return "uuid"
+	case kindBytes:
+		return "bytes"
+	case kindText:
+		return "text"
+	}
+	return "kind(" + string(rune(k)) + ")"
+}
+
+// mergeKinds decides the kind of a column pair from the kinds each side's
+// type suggests. A PostgreSQL side's kind wins over a SQLite side's (its
+// SQL can only produce the canonical text of its own type; SQLite's Go
+// function can convert anything); between equals, the wider kind wins.
+func mergeKinds(a kind, aPG bool, b kind, bPG bool) kind {
+	switch {
+	case a == b:
+		return a
+	case a == kindAuto:
+		return b
+	case b == kindAuto:
+		return a
+	case aPG && !bPG:
+		return a
+	case bPG && !aPG:
+		return b
+	}
+	pair := func(x, y kind) bool { return (a == x && b == y) || (a == y && b == x) }
+	switch {
+	case pair(kindInt, kindNum):
+		return kindNum
+	case pair(kindInt, kindBool):
+		return kindBool
+	case pair(kindDate, kindTime):
+		return kindTime
+	case pair(kindUUID, kindText):
+		return kindUUID
+	case pair(kindTime, kindText), pair(kindDate, kindText), pair(kindBytes, kindText), pair(kindNum, kindText), pair(kindInt, kindText):
+		if aPG {
+			return kindText
+		}
+		// SQLite keeps most values as text; the typed side says what they mean.
+		if a == kindText {
+			return b
+		}
+		return a
+	}
+	return kindText
+}
+
+// sqliteKind maps a SQLite declared column type to a kind, following
+// SQLite's affinity rules, refined by common type names.
+func sqliteKind(decl string) kind {
+	t := strings.ToUpper(decl)
+	switch {
+	case t == "":
+		return kindAuto
+	case strings.Contains(t, "BOOL"):
+		return kindBool
+	case strings.Contains(t, "TIMESTAMP"), strings.Contains(t, "DATETIME"):
+		return kindTime
+	case strings.Contains(t, "DATE"):
+		return kindDate
+	case strings.Contains(t, "UUID"):
+		return kindUUID
+	case strings.Contains(t, "INT"):
+		return kindInt
+	case strings.Contains(t, "CHAR"), strings.Contains(t, "CLOB"), strings.Contains(t, "TEXT"), strings.Contains(t, "JSON"):
+		return kindText
+	case strings.Contains(t, "BLOB"):
+		return kindBytes
+	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"),
+		strings.Contains(t, "DEC"), strings.Contains(t, "NUM"):
+		return kindNum
+	}
+	return kindAuto
+}
+
+// normalizer holds the declared precisions.
+type normalizer struct {
+	places int   // decimal places of numbers
+	micros int64 // time precision in microseconds, >= 1
+}
+
+// canonValue is the canonical text of v, a value as SQLite hands it over
+// (nil, int64, float64, string or []byte), for a column of kind k. ok is
+// false for NULL. It must agree with the PostgreSQL expression pgCanon
+// builds for the same kind.
+func (n normalizer) canonValue(k kind, v any) (s string, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case int64:
+		switch k {
+		case kindNum:
+			return roundDecimal(strconv.FormatInt(x, 10), n.places), true
+		case kindTime:
+			return n.canonTime(time.Unix(x, 0)), true
+		case kindDate:
+			return time.Unix(x, 0).UTC().Format(time.DateOnly), true
+		case kindAuto, kindBytes:
+			if k == kindBytes {
+				return hex.EncodeToString([]byte(strconv.FormatInt(x, 10))), true
+			}
+		}
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		switch k {
+		case kindInt, kindBool:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+				return strconv.FormatInt(int64(x), 10), true
+			}
+			return n.canonFloat(x), true
+		case kindTime:
+			sec, frac := math.Modf(x)
+			return n.canonTime(time.Unix(int64(sec), int64(math.Round(frac*1e9)))), true
+		case kindText:
+			return strconv.FormatFloat(x, 'g', -1, 64), true
+		}
+		return n.canonFloat(x), true
+	case []byte:
+		if k == kindBytes || k == kindAuto {
+			return hex.EncodeToString(x), true
+		}
+		if k == kindUUID && len(x) == 16 {
+			return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16]), true
+		}
+		return n.canonValue(k, string(x))
+	case string:
+		switch k {
+		case kindInt:
+			if i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+				return strconv.FormatInt(i, 10), true
+			}
+		case kindNum:
+			if isDecimal(strings.TrimSpace(x)) {
+				return roundDecimal(strings.TrimSpace(x), n.places), true
+			}
+		case kindBool:
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "1", "t", "true", "y", "yes", "on":
+				return "1", true
+			case "0", "f", "false", "n", "no", "off":
+				return "0", true
+			}
+		case kindTime:
+			if t, ok := parseTime(x); ok {
+				return n.canonTime(t), true
+			}
+		case kindDate:
+			if t, ok := parseTime(x); ok {
+				return t.UTC().Format(time.DateOnly), true
+			}
+		case kindUUID:
+			return strings.ToLower(strings.TrimSpace(x)), true
+		case kindBytes:
+			return hex.EncodeToString([]byte(x)), true
+		}
+		return x, true
+	case bool:
+		if x {
+			return "1", true
+		}
+		return "0", true
+	case time.Time:
+		if k == kindDate {
+			return x.UTC().Format(time.DateOnly), true
+		}
+		return n.canonTime(x), true
+	}
+	return fmt.Sprint(v), true
+}
+
+// canonFloat rounds f the way PostgreSQL's round(f::numeric, places) does:
+// float8 becomes numeric through 15 significant digits (%.15g), which is
+// then rounded half away from zero.
+func (n normalizer) canonFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return roundDecimal(strconv.FormatFloat(f, 'e', 14, 64), n.places)
+}
+
+// canonTime is t in microseconds since 1970 UTC, floored to the precision.
+func (n normalizer) canonTime(t time.Time) string {
+	us := t.UnixMicro()
+	if n.micros > 1 {
+		q := us / n.micros
+		if us%n.micros != 0 && us < 0 {
+			q--
+		}
+		us = q * n.micros
+	}
+	return strconv.FormatInt(us, 10)
+}
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999-07",
+	"2006-01-02T15:04:05.999999999-07",
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02T15:04",
+	time.DateOnly,
+}
+
+// parseTime reads the text forms of timestamps found in SQLite databases.
+// A time without an offset is UTC.
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, " m="); i > 0 { // time.Time.String's monotonic reading
+		s = s[:i]
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// isDecimal reports whether s is a number roundDecimal can read:
+// [+-]digits[.digits][e[+-]digits].
+func isDecimal(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	if s[0] == '+' || s[0] == '-' {
+		i++
+	}
+	digits := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		digits++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			digits++
+		}
+	}
+	if digits == 0 {
+		return false
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		exp := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			exp++
+		}
+		if exp == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
+// roundDecimal rounds the decimal number s (as accepted by isDecimal) half
+// away from zero to places decimal places and formats it with exactly that
+// many, like PostgreSQL's round(numeric, places)::text. Zero has no sign.
+func roundDecimal(s string, places int) string {
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	exp := 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return s
+		}
+		exp = e
+		s = s[:i]
+	}
+	intPart, fracPart, _ := strings.Cut(s, ".")
+	digs := []byte(intPart + fracPart)
+	point := len(intPart) + exp // digits before the decimal point
+	// Drop leading zeros.
+	for len(digs) > 0 && digs[0] == '0' {
+		digs = digs[1:]
+		point--
+	}
+	keep := point + places
+	switch {
+	case keep < 0:
+		digs = nil
+	case keep < len(digs):
+		up := digs[keep] >= '5'
+		digs = digs[:keep]
+		if up {
+			i := len(digs) - 1
+			for ; i >= 0; i-- {
+				if digs[i] == '9' {
+					digs[i] = '0'
+					continue
+				}
+				digs[i]++
+				break
+			}
+			if i < 0 {
+				digs = append([]byte{'1'}, digs...)
+				point++
+			}
+		}
+	}
+	zero := true
+	for _, d := range digs {
+		if d != '0' {
+			zero = false
+			break
+		}
+	}
+	var b strings.Builder
+	if neg && !zero {
+		b.WriteByte('-')
+	}
+	digit := func(i int) byte { // the digit at position i from the start, 0-padded
+		if i >= 0 && i < len(digs) {
+			return digs[i]
+		}
+		return '0'
+	}
+	if point <= 0 {
+		b.WriteByte('0')
+	} else {
+		for i := 0; i < point; i++ {
+			b.WriteByte(digit(i))
+		}
+	}
+	if places > 0 {
+		b.WriteByte('.')
+		for i := point; i < point+places; i++ {
+			b.WriteByte(digit(i))
+		}
+	}
+	return b.String()
+}
+
+// rowHasher builds the text PostgreSQL hashes for a row,
+// concat_ws(',', quote_nullable(key), quote_nullable(c1), ...), and hashes it
+// the same way: the first 8 bytes of its md5, as a big-endian int64.
+type rowHasher struct {
+	buf []byte
+}
+
+func (h *rowHasher) reset() { h.buf = h.buf[:0] }
+
+// add appends one canonical value (ok false for NULL).
+func (h *rowHasher) add(s string, ok bool) {
+	if len(h.buf) > 0 {
+		h.buf = append(h.buf, ',')
+	}
+	h.buf = appendQuoteNullable(h.buf, s, ok)
+}
+
+// sum is the row's hash.
+func (h *rowHasher) sum() uint64 {
+	d := md5.Sum(h.buf)
+	return binary.BigEndian.Uint64(d[:8])
+}
+
+// appendQuoteNullable is PostgreSQL's quote_nullable: NULL unquoted, other
+// values in single quotes with ' and \ doubled, and an E prefix when there
+// is a backslash. It makes the row text unambiguous: NULL differs from
+// 'NULL' and from ”.
+func appendQuoteNullable(b []byte, s string, ok bool) []byte {
+	if !ok {
+		return append(b, "NULL"...)
+	}
+	if strings.IndexByte(s, '\\') >= 0 {
+		b = append(b, 'E')
+	}
+	b = append(b, '\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\'' || c == '\\' {
+			b = append(b, c)
+		}
+		b = append(b, c)
+	}
+	return append(b, '\'')
+}
+
+// keyText is the canonical text of a key value as SQLite returns it.
+func keyText(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case int64:
+		return strconv.FormatInt(x, 10), true
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return fmt.Sprint(v), true
+}
+
+// checkTimePrecision validates a time precision and returns it in
+// microseconds.
+func checkTimePrecision(d time.Duration) (int64, error) {
+	if d == 0 {
+		return 1, nil
+	}
+	if d < time.Microsecond || d%time.Microsecond != 0 {
+		return 0, fmt.Errorf("verify: time precision %v is not a whole number of microseconds (PostgreSQL keeps microseconds): use 1µs, 1ms, 1s or another multiple of 1µs", d)
+	}
+	return int64(d / time.Microsecond), nil
+}

@@ -1,0 +1,60 @@
+// Package verify proves that two data sources hold the same data, or lists
+// how they differ: the evidence that a data migration may be finished.
+//
+// Each side is a SQL query on SQLite or PostgreSQL whose first column is a
+// unique key (integer or string) and whose other columns are compared by
+// position ([Source]). [Compare] returns a [Result]: rows on each side, keys
+// missing in new, extra in new, and differing, with the differing columns
+// grouped by signature as the diff package writes them.
+//
+// # Algorithm
+//
+// The key space is cut into ranges of about [Options].ChunkRows rows
+// (integer keys by value between the smallest and largest key, string keys
+// at every ChunkRows-th key). For each range, each database computes a count
+// and a checksum itself — the sum, modulo 2^64, of a 64-bit hash (the first
+// 8 bytes of an md5) of each row's canonical text — so only two numbers
+// cross the network. Ranges whose counts and checksums agree are settled;
+// the others are split into [Options].Factor parts, again and again, until a
+// range holds at most [Options].Threshold rows, whose rows are then fetched
+// and compared. Identical data costs one scan of each side; the extra cost
+// grows with the number of differences, not with the size of the tables.
+// This is the approach of data-diff/reladiff's hashdiff and of
+// pt-table-checksum's chunks, written for cutover.
+//
+// # Canonical values
+//
+// Two engines agree on equal data because every value is turned into the
+// same canonical text before it is hashed, in SQL on PostgreSQL and in a Go
+// function registered on the SQLite driver (SQLite has no md5):
+//
+//   - integers: decimal text;
+//   - decimals and floats: rounded half away from zero to
+//     [Options].FloatPrecision decimal places (floats through 15 significant
+//     digits, as PostgreSQL's float8-to-numeric does);
+//   - timestamps: microseconds since 1970 in UTC, floored to
+//     [Options].TimePrecision (a timestamp without a time zone is UTC; SQLite
+//     text such as "2024-05-01 10:00:00.1234" and Unix seconds are read);
+//   - dates: YYYY-MM-DD; booleans: 1 or 0; UUIDs: trimmed, lowercase;
+//     bytes: lowercase hex; text: as it is.
+//
+// The kind of each column pair comes from the declared types, PostgreSQL's
+// winning over SQLite's (whose values may be stored as text). NULL is
+// distinct from every string, the empty string and 'NULL' included: values
+// are quoted the way PostgreSQL's quote_nullable quotes them before being
+// joined into the row text.
+//
+// # Safety
+//
+// Sources are only read: SQLite files are opened with mode=ro and
+// query_only; PostgreSQL connections run in READ ONLY transactions at
+// REPEATABLE READ that share one exported snapshot, so every query sees the
+// same data even while it changes. At most [Options].Concurrency queries run
+// at once on each database (SQLite: one, on one connection, for one
+// snapshot), no checksum covers more than about ChunkRows rows, and
+// [Options].Where leaves out rows that are still changing.
+//
+// String keys are ordered by bytes on both engines (COLLATE "C" on
+// PostgreSQL): for fast ranges on a database whose collation is not C, give
+// the key an index with COLLATE "C".
+package verify

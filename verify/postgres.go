@@ -1,0 +1,395 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// openBackend opens the database named by url for reading query.
+func openBackend(ctx context.Context, url, query string, concurrency int) (backend, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		b, err := openPostgres(ctx, url, query, concurrency)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	case strings.HasPrefix(url, "sqlite://"):
+		b, err := openSQLite(ctx, strings.TrimPrefix(url, "sqlite://"), query)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	case url == "":
+		return nil, errors.New("no database URL: give sqlite:///path/file.db or postgres://user@host/db")
+	}
+	return nil, fmt.Errorf("database URL %q is not supported: give sqlite:///path/file.db or postgres://user@host/db", redactURL(url))
+}
+
+// redactURL hides a password in a URL for error messages.
+func redactURL(u string) string {
+	if at := strings.LastIndex(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+			creds := u[scheme+3 : at]
+			if user, _, ok := strings.Cut(creds, ":"); ok {
+				return u[:scheme+3] + user + ":xxxxx" + u[at:]
+			}
+		}
+	}
+	return u
+}
+
+// pgBackend reads one PostgreSQL query through a fixed set of connections,
+// all in read-only repeatable-read transactions on one exported snapshot.
+type pgBackend struct {
+	query string
+	conns chan *pgx.Conn // idle connections; its capacity bounds concurrency
+	all   []*pgx.Conn
+
+	cols   []column
+	keyOID uint32
+
+	// Built by prepare.
+	cte      string
+	keyCmp   string // the key as compared in ranges and ORDER BY
+	keyParam string // a parameter's cast
+	sumSQL   string // the select list of a checksum
+	fetchSel string // the select list of a fetch
+}
+
+func openPostgres(ctx context.Context, url, query string, concurrency int) (*pgBackend, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("reading the PostgreSQL URL %s: %w", redactURL(url), err)
+	}
+	// Settings that make the canonical text independent of the server's.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	cfg.RuntimeParams["datestyle"] = "ISO, YMD"
+	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "cutover verify"
+	}
+	b := &pgBackend{query: query, conns: make(chan *pgx.Conn, concurrency)}
+	fail := func(err error) (*pgBackend, error) {
+		b.close()
+		return nil, err
+	}
+	var snapshot string
+	for i := range concurrency {
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			return fail(fmt.Errorf("connecting to PostgreSQL at %s: %w", redactURL(url), err))
+		}
+		b.all = append(b.all, c)
+		if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+			return fail(fmt.Errorf("starting a read-only transaction: %w", err))
+		}
+		if i == 0 {
+			// Share the first transaction's snapshot so that every
+			// connection sees the same data. A server that cannot export
+			// one (a standby before PostgreSQL 10) gives each its own.
+			if err := c.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
+				snapshot = ""
+				if _, err := c.Exec(ctx, "ROLLBACK"); err != nil {
+					return fail(err)
+				}
+				if _, err := c.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
+					return fail(fmt.Errorf("starting a read-only transaction: %w", err))
+				}
+			}
+		} else if snapshot != "" {
+			if _, err := c.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+				return fail(fmt.Errorf("sharing the snapshot: %w", err))
+			}
+		}
+		b.conns <- c
+	}
+	return b, nil
+}
+
+func (b *pgBackend) close() {
+	for _, c := range b.all {
+		c.Close(context.Background())
+	}
+	b.all = nil
+}
+
+// with runs f on an idle connection, waiting for one.
+func (b *pgBackend) with(ctx context.Context, f func(*pgx.Conn) error) error {
+	var c *pgx.Conn
+	select {
+	case c = <-b.conns:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { b.conns <- c }()
+	return f(c)
+}
+
+func (b *pgBackend) describe(ctx context.Context) ([]column, error) {
+	err := b.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, "SELECT * FROM ("+b.query+") AS cutover_q LIMIT 0")
+		if err != nil {
+			return err
+		}
+		fields := rows.FieldDescriptions()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, f := range fields {
+			b.cols = append(b.cols, column{name: f.Name, kind: pgKind(f.DataTypeOID), pg: true, oid: f.DataTypeOID})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b.cols, nil
+}
+
+func (b *pgBackend) keyIsInt(ctx context.Context, c column) (bool, error) {
+	b.keyOID = c.oid
+	switch c.oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		return true, nil
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID:
+		return false, nil
+	}
+	return false, fmt.Errorf("the key column %q has a type (oid %d) that cannot be ranged: cast it to bigint or text in the query", c.name, c.oid)
+}
+
+// pgKind is the kind a PostgreSQL type suggests.
+func pgKind(oid uint32) kind {
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		return kindInt
+	case pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+		return kindNum
+	case pgtype.BoolOID:
+		return kindBool
+	case pgtype.TimestampOID, pgtype.TimestamptzOID:
+		return kindTime
+	case pgtype.DateOID:
+		return kindDate
+	case pgtype.UUIDOID:
+		return kindUUID
+	case pgtype.ByteaOID:
+		return kindBytes
+	}
+	return kindText
+}
+
+// pgCanon is the SQL for the canonical text of expression x, of PostgreSQL
+// type oid, as a column of kind k. It must agree with canonValue.
+func pgCanon(k kind, oid uint32, x string, n normalizer) string {
+	own := pgKind(oid)
+	switch k {
+	case kindInt:
+		return x + "::text"
+	case kindNum:
+		if own == kindNum || own == kindInt {
+			return fmt.Sprintf("round(%s::numeric, %d)::text", x, n.places)
+		}
+	case kindBool:
+		if own == kindBool {
+			return x + "::int::text"
+		}
+		return x + "::text"
+	case kindTime:
+		if own == kindTime || own == kindDate {
+			e := fmt.Sprintf("extract(epoch from %s::timestamp%s)", x, map[bool]string{true: "tz", false: ""}[oid == pgtype.TimestamptzOID])
+			if n.micros == 1 {
+				return "(" + e + " * 1000000)::int8::text"
+			}
+			return fmt.Sprintf("(floor(%s * 1000000 / %d) * %d)::int8::text", e, n.micros, n.micros)
+		}
+	case kindDate:
+		if own == kindTime || own == kindDate {
+			return x + "::date::text"
+		}
+	case kindUUID:
+		if own == kindUUID {
+			return x + "::text"
+		}
+		return "lower(btrim(" + x + "::text))"
+	case kindBytes:
+		if own == kindBytes {
+			return "encode(" + x + ", 'hex')"
+		}
+		return "encode(convert_to(" + x + "::text, 'UTF8'), 'hex')"
+	}
+	return x + "::text"
+}
+
+func (b *pgBackend) prepare(kinds []kind, n normalizer) {
+	names := []string{"k"}
+	for i := 1; i < len(kinds); i++ {
+		names = append(names, "c"+strconv.Itoa(i))
+	}
+	b.cte = "WITH cutover_s(" + strings.Join(names, ", ") + ") AS (" + b.query + ") "
+	// Qualified, so that ORDER BY never means a text output column.
+	b.keyCmp, b.keyParam = "cutover_s.k", ""
+	switch b.keyOID {
+	case pgtype.UUIDOID:
+		b.keyParam = "::uuid"
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		// Byte order, the same as SQLite's and Go's, whatever the
+		// database's collation.
+		b.keyCmp = `cutover_s.k COLLATE "C"`
+	}
+	parts := []string{"quote_nullable(k::text)"}
+	sel := []string{"k::text"}
+	for i := 1; i < len(kinds); i++ {
+		canon := pgCanon(kinds[i], b.cols[i].oid, names[i], n)
+		parts = append(parts, "quote_nullable("+canon+")")
+		sel = append(sel, canon)
+	}
+	mm := "NULL::int8, NULL::int8"
+	if kinds[0] == kindInt {
+		mm = "min(k)::int8, max(k)::int8"
+	}
+	b.sumSQL = "count(*), coalesce(sum(('x' || left(md5(concat_ws(',', " + strings.Join(parts, ", ") +
+		")), 16))::bit(64)::int8), 0)::text, " + mm
+	b.fetchSel = strings.Join(sel, ", ")
+}
+
+// where is the range condition of s and its arguments, numbered from $1.
+func (b *pgBackend) where(s segment, intKey bool) (string, []any) {
+	var conds []string
+	var args []any
+	arg := func(k keyVal) any {
+		if intKey {
+			return k.i
+		}
+		return k.s
+	}
+	if s.hasLo {
+		args = append(args, arg(s.lo))
+		conds = append(conds, fmt.Sprintf("%s >= $%d%s", b.keyCmp, len(args), b.keyParam))
+	}
+	if s.hasHi {
+		args = append(args, arg(s.hi))
+		conds = append(conds, fmt.Sprintf("%s < $%d%s", b.keyCmp, len(args), b.keyParam))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func (b *pgBackend) intKey() bool {
+	switch b.keyOID {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		return true
+	}
+	return false
+}
+
+func (b *pgBackend) bounds(ctx context.Context) (mn, mx int64, ok bool, err error) {
+	err = b.with(ctx, func(c *pgx.Conn) error {
+		var lo, hi *int64
+		if err := c.QueryRow(ctx, b.cte+"SELECT min(k)::int8, max(k)::int8 FROM cutover_s").Scan(&lo, &hi); err != nil {
+			return err
+		}
+		if lo != nil && hi != nil {
+			mn, mx, ok = *lo, *hi, true
+		}
+		return nil
+	})
+	return mn, mx, ok, err
+}
+
+var mod64 = new(big.Int).SetUint64(^uint64(0))
+
+func (b *pgBackend) checksum(ctx context.Context, s segment) (summary, error) {
+	var out summary
+	err := b.with(ctx, func(c *pgx.Conn) error {
+		w, args := b.where(s, b.intKey())
+		var sum string
+		var lo, hi *int64
+		if err := c.QueryRow(ctx, b.cte+"SELECT "+b.sumSQL+" FROM cutover_s"+w, args...).Scan(&out.count, &sum, &lo, &hi); err != nil {
+			return err
+		}
+		v, ok := new(big.Int).SetString(sum, 10)
+		if !ok {
+			return fmt.Errorf("unexpected checksum %q", sum)
+		}
+		out.sum = v.And(v, mod64).Uint64() // the sum modulo 2^64, as SQLite's
+		if lo != nil && hi != nil {
+			out.min, out.max = *lo, *hi
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (b *pgBackend) splitKeys(ctx context.Context, s segment, step int64) ([]keyVal, error) {
+	var keys []keyVal
+	err := b.with(ctx, func(c *pgx.Conn) error {
+		w, args := b.where(s, b.intKey())
+		args = append(args, step)
+		q := fmt.Sprintf("%sSELECT cutover_key FROM (SELECT k::text AS cutover_key, row_number() OVER (ORDER BY %s) AS cutover_rn FROM cutover_s%s) AS t WHERE cutover_rn %% $%d = 0 ORDER BY cutover_rn",
+			b.cte, b.keyCmp, w, len(args))
+		rows, err := c.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k keyVal
+			if b.intKey() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					return err
+				}
+				k.i, _ = strconv.ParseInt(s, 10, 64)
+			} else if err := rows.Scan(&k.s); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return rows.Err()
+	})
+	return keys, err
+}
+
+func (b *pgBackend) fetch(ctx context.Context, s segment) ([]row, error) {
+	var out []row
+	err := b.with(ctx, func(c *pgx.Conn) error {
+		w, args := b.where(s, b.intKey())
+		rows, err := c.Query(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := len(b.cols) - 1
+		for rows.Next() {
+			// Every column is text, whose binary form is its bytes.
+			raw := rows.RawValues()
+			r := row{vals: make([]value, n)}
+			if b.intKey() {
+				if r.key.i, err = strconv.ParseInt(string(raw[0]), 10, 64); err != nil {
+					return fmt.Errorf("reading a key: %w", err)
+				}
+			} else {
+				r.key.s = string(raw[0])
+			}
+			for i := range n {
+				if v := raw[i+1]; v != nil {
+					r.vals[i] = value{s: string(v), ok: true}
+				}
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}

@@ -1,0 +1,383 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// SQLite has no md5: verify registers two functions on the modernc driver
+// (for every connection it opens afterwards, under names no one else uses):
+//
+//	cutover_canon(spec, value)            the canonical text of value
+//	cutover_checksum(spec, key, values…)  aggregate: sum of row hashes mod 2^64
+//
+// spec is "places;micros;kinds", one kind letter per compared column; both
+// compute exactly what the PostgreSQL SQL computes.
+var registerOnce = sync.OnceValue(func() error {
+	err := sqlite.RegisterFunction("cutover_canon", &sqlite.FunctionImpl{
+		NArgs:         2,
+		Deterministic: true,
+		Scalar: func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			sp, err := parseSpec(args[0])
+			if err != nil {
+				return nil, err
+			}
+			s, ok := sp.norm.canonValue(sp.kinds[0], args[1])
+			if !ok {
+				return nil, nil
+			}
+			return s, nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return sqlite.RegisterFunction("cutover_checksum", &sqlite.FunctionImpl{
+		NArgs:         -1,
+		Deterministic: true,
+		// Arguments are only read during Step (canonValue's result is
+		// copied into the hash buffer at once), so SQLite's own memory
+		// may be handed over without a copy.
+		VolatileArgs: true,
+		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) {
+			return &checksumAgg{}, nil
+		},
+	})
+})
+
+// spec is a parsed cutover_* spec argument.
+type spec struct {
+	norm  normalizer
+	kinds []kind
+}
+
+var specs sync.Map // string → *spec
+
+func specString(n normalizer, kinds []kind) string {
+	b := make([]byte, len(kinds))
+	for i, k := range kinds {
+		b[i] = byte(k)
+	}
+	return fmt.Sprintf("%d;%d;%s", n.places, n.micros, b)
+}
+
+func parseSpec(v driver.Value) (*spec, error) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case []byte:
+		s = string(x)
+	default:
+		return nil, fmt.Errorf("cutover: bad spec %v", v)
+	}
+	if sp, ok := specs.Load(s); ok {
+		return sp.(*spec), nil
+	}
+	s = strings.Clone(s) // the argument may live in SQLite's memory
+	parts := strings.SplitN(s, ";", 3)
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("cutover: bad spec %q", s)
+	}
+	places, err1 := strconv.Atoi(parts[0])
+	micros, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("cutover: bad spec %q: %w", s, err)
+	}
+	sp := &spec{norm: normalizer{places: places, micros: micros}}
+	for i := 0; i < len(parts[2]); i++ {
+		sp.kinds = append(sp.kinds, kind(parts[2][i]))
+	}
+	specs.Store(s, sp)
+	return sp, nil
+}
+
+// checksumAgg is cutover_checksum: args are spec, key, values….
+type checksumAgg struct {
+	sp  *spec
+	h   rowHasher
+	sum uint64
+}
+
+func (a *checksumAgg) Step(_ *sqlite.FunctionContext, args []driver.Value) error {
+	if a.sp == nil {
+		sp, err := parseSpec(args[0])
+		if err != nil {
+			return err
+		}
+		if len(sp.kinds) != len(args)-2 {
+			return fmt.Errorf("cutover_checksum: spec has %d kinds for %d values", len(sp.kinds), len(args)-2)
+		}
+		a.sp = sp
+	}
+	a.h.reset()
+	a.h.add(keyText(args[1]))
+	for i, v := range args[2:] {
+		a.h.add(a.sp.norm.canonValue(a.sp.kinds[i], v))
+	}
+	a.sum += a.h.sum()
+	return nil
+}
+
+func (a *checksumAgg) WindowInverse(*sqlite.FunctionContext, []driver.Value) error {
+	return errors.New("cutover_checksum cannot be used as a window function")
+}
+
+func (a *checksumAgg) WindowValue(*sqlite.FunctionContext) (driver.Value, error) {
+	return int64(a.sum), nil
+}
+
+func (a *checksumAgg) Final(*sqlite.FunctionContext) {}
+
+// sqliteBackend reads one SQLite query on a single read-only connection in
+// one read transaction: one snapshot, one query at a time.
+type sqliteBackend struct {
+	query string
+	db    *sql.DB
+
+	mu sync.Mutex // protects tx: a connection runs one statement at a time
+	tx *sql.Tx
+
+	cols   []column
+	intKey bool
+
+	cte      string
+	keyCmp   string
+	sumSQL   string
+	fetchSel string
+}
+
+func openSQLite(ctx context.Context, path, query string) (*sqliteBackend, error) {
+	if err := registerOnce(); err != nil {
+		return nil, fmt.Errorf("registering SQLite functions: %w", err)
+	}
+	if path == "" {
+		return nil, errors.New("the SQLite URL has no path: give sqlite:///path/file.db")
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("opening SQLite database: %w (give sqlite:///absolute/path/file.db)", err)
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "mode=ro&_pragma=query_only(1)"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening SQLite database %s: %w", path, err)
+	}
+	return &sqliteBackend{query: query, db: db, tx: tx}, nil
+}
+
+func (b *sqliteBackend) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tx != nil {
+		_ = b.tx.Rollback()
+		b.tx = nil
+	}
+	_ = b.db.Close()
+}
+
+// rows runs a query and calls f for each row, holding the connection.
+func (b *sqliteBackend) rows(ctx context.Context, q string, args []any, f func(*sql.Rows) error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rows, err := b.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := f(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (b *sqliteBackend) describe(ctx context.Context) ([]column, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rows, err := b.tx.QueryContext(ctx, "SELECT * FROM ("+b.query+") LIMIT 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range types {
+		b.cols = append(b.cols, column{name: t.Name(), kind: sqliteKind(t.DatabaseTypeName()), decl: t.DatabaseTypeName()})
+	}
+	return b.cols, rows.Err()
+}
+
+func (b *sqliteBackend) keyIsInt(ctx context.Context, c column) (bool, error) {
+	switch {
+	case c.kind == kindInt:
+		b.intKey = true
+	case c.kind != kindAuto:
+		b.intKey = false
+	default:
+		// An expression: look at a value.
+		names := []string{"k"}
+		for i := 1; i < len(b.cols); i++ {
+			names = append(names, "c"+strconv.Itoa(i))
+		}
+		var typ string
+		err := b.rows(ctx, "WITH cutover_s("+strings.Join(names, ", ")+") AS ("+b.query+") SELECT typeof(k) FROM cutover_s WHERE k IS NOT NULL LIMIT 1", nil,
+			func(r *sql.Rows) error { return r.Scan(&typ) })
+		if err != nil {
+			return false, err
+		}
+		b.intKey = typ == "integer"
+	}
+	return b.intKey, nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func (b *sqliteBackend) prepare(kinds []kind, n normalizer) {
+	names := []string{"k"}
+	for i := 1; i < len(kinds); i++ {
+		names = append(names, "c"+strconv.Itoa(i))
+	}
+	b.cte = "WITH cutover_s(" + strings.Join(names, ", ") + ") AS (" + b.query + ") "
+	b.keyCmp = "cutover_s.k"
+	if !b.intKey {
+		b.keyCmp = "cutover_s.k COLLATE BINARY"
+	}
+	args := []string{quoteLiteral(specString(n, kinds[1:])), "k"}
+	sel := []string{"k"}
+	for i := 1; i < len(kinds); i++ {
+		args = append(args, names[i])
+		sel = append(sel, "cutover_canon("+quoteLiteral(specString(n, kinds[i:i+1]))+", "+names[i]+")")
+	}
+	b.sumSQL = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
+	b.fetchSel = strings.Join(sel, ", ")
+}
+
+func (b *sqliteBackend) where(s segment) (string, []any) {
+	var conds []string
+	var args []any
+	arg := func(k keyVal) any {
+		if b.intKey {
+			return k.i
+		}
+		return k.s
+	}
+	if s.hasLo {
+		conds = append(conds, b.keyCmp+" >= ?")
+		args = append(args, arg(s.lo))
+	}
+	if s.hasHi {
+		conds = append(conds, b.keyCmp+" < ?")
+		args = append(args, arg(s.hi))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func (b *sqliteBackend) bounds(ctx context.Context) (mn, mx int64, ok bool, err error) {
+	err = b.rows(ctx, b.cte+"SELECT min(k), max(k) FROM cutover_s", nil, func(r *sql.Rows) error {
+		var lo, hi sql.NullInt64
+		if err := r.Scan(&lo, &hi); err != nil {
+			return err
+		}
+		mn, mx, ok = lo.Int64, hi.Int64, lo.Valid && hi.Valid
+		return nil
+	})
+	return mn, mx, ok, err
+}
+
+func (b *sqliteBackend) checksum(ctx context.Context, s segment) (summary, error) {
+	var out summary
+	w, args := b.where(s)
+	err := b.rows(ctx, b.cte+"SELECT "+b.sumSQL+" FROM cutover_s"+w, args, func(r *sql.Rows) error {
+		var sum int64
+		var lo, hi any
+		if err := r.Scan(&out.count, &sum, &lo, &hi); err != nil {
+			return err
+		}
+		out.sum = uint64(sum)
+		if l, ok := lo.(int64); ok {
+			out.min = l
+		}
+		if h, ok := hi.(int64); ok {
+			out.max = h
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (b *sqliteBackend) splitKeys(ctx context.Context, s segment, step int64) ([]keyVal, error) {
+	w, args := b.where(s)
+	args = append(args, step)
+	q := b.cte + "SELECT k FROM (SELECT k, row_number() OVER (ORDER BY " + b.keyCmp + ") AS cutover_rn FROM cutover_s" + w + ") WHERE cutover_rn % ? = 0 ORDER BY cutover_rn"
+	var keys []keyVal
+	err := b.rows(ctx, q, args, func(r *sql.Rows) error {
+		k, err := b.scanKey(r, nil)
+		keys = append(keys, k)
+		return err
+	})
+	return keys, err
+}
+
+// scanKey scans a row whose first column is the key and whose others go
+// to rest.
+func (b *sqliteBackend) scanKey(r *sql.Rows, rest []any) (keyVal, error) {
+	var raw any
+	if err := r.Scan(append([]any{&raw}, rest...)...); err != nil {
+		return keyVal{}, err
+	}
+	if b.intKey {
+		i, ok := raw.(int64)
+		if !ok {
+			return keyVal{}, fmt.Errorf("the key %v is not an integer: every key of an integer key column must be one", raw)
+		}
+		return keyVal{i: i}, nil
+	}
+	s, _ := keyText(raw)
+	return keyVal{s: s}, nil
+}
+
+func (b *sqliteBackend) fetch(ctx context.Context, s segment) ([]row, error) {
+	w, args := b.where(s)
+	n := len(b.cols) - 1
+	var out []row
+	err := b.rows(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
+		vals := make([]sql.NullString, n)
+		dest := make([]any, n)
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		k, err := b.scanKey(r, dest)
+		if err != nil {
+			return err
+		}
+		rw := row{key: k, vals: make([]value, n)}
+		for i, v := range vals {
+			rw.vals[i] = value{s: v.String, ok: v.Valid}
+		}
+		out = append(out, rw)
+		return nil
+	})
+	return out, err
+}
