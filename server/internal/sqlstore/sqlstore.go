@@ -52,7 +52,16 @@ var _ server.Store = (*Store)(nil)
 // yet, each in its own transaction. lock, if set, is run first in each
 // transaction to keep several servers from migrating at once.
 func Migrate(ctx context.Context, db *sql.DB, files fs.FS, lock string) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		if lock != "" {
+			if _, err := tx.ExecContext(ctx, lock); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("creating schema_migrations: %w", err)
 	}
 	names, err := fs.Glob(files, "*.sql")

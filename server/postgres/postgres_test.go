@@ -1,0 +1,102 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/server"
+	"github.com/cutover/cutover/server/postgres"
+	"github.com/cutover/cutover/server/storetest"
+)
+
+func open(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) server.Store {
+		return open(t, testenv.PostgresURL(t))
+	})
+}
+
+func TestSchemaMigratesOnceAcrossReplicas(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	errs := make(chan error, 3)
+	stores := make(chan *postgres.Store, 3)
+	for range 3 {
+		go func() {
+			s, err := postgres.Open(context.Background(), url)
+			errs <- err
+			stores <- s
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		s := <-stores
+		if v, err := s.SchemaVersion(context.Background()); err != nil || v != 1 {
+			t.Fatalf("schema version %d, %v", v, err)
+		}
+		defer s.Close()
+	}
+}
+
+func TestNotificationsAndGuardLock(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	a, b := open(t, url), open(t, url)
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ids := make(chan int64, 10)
+	listening := make(chan error, 1)
+	go func() { listening <- b.ListenChanges(ctx, func(id int64) { ids <- id }) }()
+
+	// The guard lock: one holder at a time, and it moves when released.
+	la, err := a.GuardLeader(ctx)
+	if err != nil || !la {
+		t.Fatalf("a.GuardLeader = %v, %v; want the lock", la, err)
+	}
+	if lb, err := b.GuardLeader(ctx); err != nil || lb {
+		t.Fatalf("b.GuardLeader = %v, %v while a holds it", lb, err)
+	}
+	if la, _ := a.GuardLeader(ctx); !la {
+		t.Fatal("a lost the lock it holds")
+	}
+	a.ReleaseGuard()
+	if lb, err := b.GuardLeader(ctx); err != nil || !lb {
+		t.Fatalf("b.GuardLeader after a released = %v, %v", lb, err)
+	}
+
+	// A change committed through a reaches b's listener. LISTEN may not be
+	// in place yet, so commit until one arrives.
+	deadline := time.After(10 * time.Second)
+	for i := 0; ; i++ {
+		c, err := a.CreateMigration(ctx, storetestMigration(i), storetestChange(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case id := <-ids:
+			if id > c.ID {
+				t.Fatalf("notified id %d, committed %d", id, c.ID)
+			}
+			cancel()
+			if err := <-listening; err != nil {
+				t.Fatalf("ListenChanges: %v", err)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no notification within 10s")
+		}
+	}
+}
