@@ -273,11 +273,13 @@ func (r *Reader[In, Out]) compare(old, new Out) []diff.Difference {
 	if r.Compare != nil {
 		return r.Compare(old, new)
 	}
+	// Pointers, so that the values are not boxed into interfaces: equal
+	// values compare without allocating. Paths are the same either way.
 	c := r.Migration.comparer
-	if c.Equal(old, new) {
+	if c.Equal(&old, &new) {
 		return nil
 	}
-	return c.Diff(old, new)
+	return c.Diff(&old, &new)
 }
 
 // observe classifies a call whose both sides ran, counts it and publishes
