@@ -7,11 +7,6 @@ import (
 	"github.com/cutover/cutover/api"
 )
 
-// SketchAccuracy is the relative accuracy of the latency sketches the
-// reporter sends ([api.Aggregate].OldLatency and NewLatency): a quantile
-// read from them is within 1% of the true value.
-const SketchAccuracy = 0.01
-
 // aggKey identifies one aggregate.
 type aggKey struct {
 	migration, operation string
@@ -49,8 +44,8 @@ type aggState struct {
 	counts     map[cutover.Outcome]int64
 	oldErrors  int64
 	newErrors  int64
-	oldLatency *latencySketch // nil until a side's first duration
-	newLatency *latencySketch
+	oldLatency *api.Sketch // nil until a side's first duration
+	newLatency *api.Sketch
 	groups     map[groupKey]*api.Group
 	order      []groupKey // groups in order of first appearance
 }
@@ -125,11 +120,11 @@ func sampleOf(o *cutover.Observation, maxDiffs int) api.Sample {
 	return s
 }
 
-func addLatency(sk *latencySketch, d time.Duration) *latencySketch {
+func addLatency(sk *api.Sketch, d time.Duration) *api.Sketch {
 	if sk == nil {
-		sk = newLatencySketch()
+		sk = api.NewSketch()
 	}
-	sk.add(d.Seconds())
+	sk.Add(d.Seconds())
 	return sk
 }
 
@@ -152,10 +147,10 @@ func (a *aggregator) aggregates(end time.Time) []api.Aggregate {
 			NewErrors: st.newErrors,
 		}
 		if st.oldLatency != nil {
-			st.oldLatency.encode(&agg.OldLatency)
+			agg.OldLatency, _ = st.oldLatency.MarshalBinary() // never fails
 		}
 		if st.newLatency != nil {
-			st.newLatency.encode(&agg.NewLatency)
+			agg.NewLatency, _ = st.newLatency.MarshalBinary()
 		}
 		for _, gk := range st.order {
 			agg.Groups = append(agg.Groups, *st.groups[gk])

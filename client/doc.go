@@ -27,8 +27,8 @@
 //
 // # Latency sketches
 //
-// The reporter sends each side's latencies as DDSketches of seconds with
-// relative accuracy [SketchAccuracy], in the binary encoding of
-// (*ddsketch.DDSketch).Encode from github.com/DataDog/sketches-go, as
-// [api.Aggregate] documents.
+// The reporter sends each side's latencies as an [api.Sketch] of seconds
+// (DDSketch's algorithm, relative accuracy 1%), encoded with
+// [api.Sketch.MarshalBinary], as [api.Aggregate] documents; the server
+// merges them across instances.
 package client

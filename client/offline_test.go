@@ -1,6 +1,8 @@
 package client
 
 import (
+	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"testing"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/cutover/cutover"
 )
+
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // deadURL returns the URL of a loopback port nothing listens on.
 func deadURL(t *testing.T) string {
@@ -33,7 +37,7 @@ func collect(t *testing.T, s *Source, name string) (<-chan cutover.Rollout, func
 }
 
 func TestSourceFallbackWhenNothingKnown(t *testing.T) {
-	c, err := New(deadURL(t), "tok", Options{})
+	c, err := New(deadURL(t), "tok", Options{Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +71,7 @@ func TestSourceColdStartFromCache(t *testing.T) {
 	if err := writeCache(cache, "", map[string]cachedEntry{"orders": {Rollout: want, Version: 3}}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(deadURL(t), "tok", Options{})
+	c, err := New(deadURL(t), "tok", Options{Logger: quietLogger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func TestSourceColdStartFromCache(t *testing.T) {
 }
 
 func TestSourceClosed(t *testing.T) {
-	c, _ := New(deadURL(t), "", Options{})
+	c, _ := New(deadURL(t), "", Options{Logger: quietLogger})
 	s := c.Source(SourceOptions{})
 	s.Close()
 	s.Close()
@@ -108,7 +112,7 @@ func TestSourceClosed(t *testing.T) {
 }
 
 func TestReporterBoundsPendingWhileServerAway(t *testing.T) {
-	c, _ := New(deadURL(t), "tok", Options{})
+	c, _ := New(deadURL(t), "tok", Options{Logger: quietLogger})
 	r := c.Reporter(ReporterOptions{FlushInterval: time.Hour, MaxPending: 2, Instance: "test"})
 	o := &cutover.Observation{Migration: "orders", Operation: "get", Mode: cutover.ModeShadow, Outcome: cutover.OutcomeMatch,
 		Old: cutover.Side{Ran: true}, New: cutover.Side{Ran: true}}

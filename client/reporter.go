@@ -105,12 +105,13 @@ type Reporter struct {
 	c    *Client
 	opts ReporterOptions
 
-	mu       sync.Mutex // protects the fields below
-	agg      *aggregator
-	pending  []*pendingBatch
-	stats    ReporterStats
-	closed   bool
-	instance string
+	mu      sync.Mutex // protects the fields below
+	agg     *aggregator
+	pending []*pendingBatch
+	stats   ReporterStats
+	closed  bool
+	// unknownWarned holds the migrations the server said it does not know.
+	unknownWarned map[string]bool
 
 	sendMu sync.Mutex // held while sending, so a batch is not sent twice at once
 
@@ -284,6 +285,7 @@ func (r *Reporter) sendPending(ctx context.Context) error {
 				r.stats.Duplicates++
 			}
 			r.removeLocked(b)
+			r.warnUnknownLocked(ack.UnknownMigrations)
 		case refusedForGood(err):
 			// Sending it again cannot help; keep the batches behind it.
 			r.stats.LastError = err
@@ -296,6 +298,22 @@ func (r *Reporter) sendPending(ctx context.Context) error {
 			return fmt.Errorf("sending report batch %s: %w", b.batch.BatchID, err)
 		}
 		r.mu.Unlock()
+	}
+}
+
+// warnUnknownLocked logs, once per name, the migrations the server does not
+// know: their evidence is not counted until someone creates them.
+func (r *Reporter) warnUnknownLocked(names []string) {
+	for _, n := range names {
+		if r.unknownWarned[n] {
+			continue
+		}
+		if r.unknownWarned == nil {
+			r.unknownWarned = map[string]bool{}
+		}
+		r.unknownWarned[n] = true
+		r.c.logger.Warn("cutover client: the server does not know this migration, so it ignores its reports: create it (POST /api/v1/migrations) or fix the name",
+			"migration", n, "server", r.c.URL())
 	}
 }
 

@@ -21,6 +21,7 @@ const (
 	DefaultStartTimeout = 2 * time.Second
 	DefaultMinBackoff   = 250 * time.Millisecond
 	DefaultMaxBackoff   = 30 * time.Second
+	DefaultIdleTimeout  = time.Minute
 )
 
 // SourceOptions configures a [Source]. Every zero field has the default its
@@ -53,10 +54,10 @@ type SourceOptions struct {
 	// Zero: DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 
-	// IdleTimeout, if set, drops and reopens a watch stream that has been
-	// silent (not even a heartbeat) this long: a guard against connections
-	// that die without closing. Set it to a few heartbeat intervals of the
-	// server. Zero: no idle limit (TCP keep-alives still apply).
+	// IdleTimeout drops and reopens a watch stream that has been silent
+	// (not even a heartbeat comment; the server sends one every 15 s by
+	// default) this long: a guard against connections that die without
+	// closing. Zero: DefaultIdleTimeout; negative: no limit.
 	IdleTimeout time.Duration
 
 	// OnStatus, if set, is called on the source's goroutine whenever the
@@ -147,6 +148,9 @@ func (c *Client) Source(opts SourceOptions) *Source {
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		opts.MaxBackoff = opts.MinBackoff
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if !opts.Fallback.Valid() {
 		opts.Fallback = cutover.ModeOld
@@ -291,14 +295,15 @@ func (s *Source) run() {
 	failures := 0
 	for {
 		connected, err := s.watch()
-		s.firstAnswerOnce.Do(func() { close(s.firstAnswer) })
 		if s.ctx.Err() != nil {
 			return
 		}
+		s.setError(err)
+		// Status tells why before Subscribe stops waiting.
+		s.firstAnswerOnce.Do(func() { close(s.firstAnswer) })
 		if connected {
 			failures = 0
 		}
-		s.setError(err)
 		if failures == 0 || failures%10 == 0 {
 			s.c.logger.Warn("cutover client: watch stream lost; reconnecting", "server", s.c.URL(), "err", err)
 		}
@@ -400,7 +405,7 @@ func (s *Source) watch() (connected bool, err error) {
 
 	// The stream is open, so every change from now on reaches it: what
 	// the list says is at least as new as anything missed while away.
-	if err := s.syncAll(); err != nil {
+	if err := s.syncAll(); err != nil && s.ctx.Err() == nil {
 		s.setError(err)
 		s.c.logger.Warn("cutover client: listing the migrations on connecting failed; following the stream only", "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -110,7 +111,12 @@ func TestFormatting(t *testing.T) {
 	if got := formatCriterionValue("max_mismatch_rate", 0.001); got != "0.1%" {
 		t.Errorf("rate criterion = %q", got)
 	}
-	if got := formatCriterionValue("min_time_at_full", 3600); got != "1h0m0s" {
+	for d, want := range map[time.Duration]string{time.Hour: "1h", 15 * time.Minute: "15m", 90 * time.Minute: "1h30m", 90 * time.Second: "1m30s", 0: "0s"} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if got := formatCriterionValue("min_time_at_full", 3600); got != "1h" {
 		t.Errorf("time criterion = %q", got)
 	}
 	if got := formatCriterionValue("min_comparisons", 1000); got != "1000" {

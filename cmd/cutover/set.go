@@ -130,8 +130,10 @@ func setError(e *env, c *client.Client, rf *remoteFlags, name string, change api
 	}
 	switch {
 	case errors.Is(err, client.ErrGateRefused):
-		fmt.Fprintf(e.stderr, "cutover set: %s: the promotion gates refused %s: %s\n", name, change.Rollout(), ae.Message)
-		if ae.Gate != nil {
+		if ae.Gate == nil || len(ae.Gate.Criteria) == 0 {
+			fmt.Fprintf(e.stderr, "cutover set: %s: the promotion gates refused %s: %s\n", name, change.Rollout(), ae.Message)
+		} else {
+			fmt.Fprintf(e.stderr, "cutover set: %s: the promotion gates refused %s:\n", name, change.Rollout())
 			var failing []api.GateCriterion
 			for _, c := range ae.Gate.Criteria {
 				if !c.Pass {
@@ -150,8 +152,11 @@ func setError(e *env, c *client.Client, rf *remoteFlags, name string, change api
 			"%s changed meanwhile: the change was based on version %d, the migration is at version %d: check `cutover status %s` and run the command again",
 			name, change.Version, ae.CurrentVersion, name)}
 	case errors.Is(err, client.ErrTransition):
-		return &exitCodeError{code: exitFailure, err: fmt.Errorf(
-			"%s: %s (modes move one step at a time: old ↔ shadow ↔ reverse-shadow ↔ new): pass --force with a reason to jump", name, ae.Message)}
+		msg := ae.Message
+		if !strings.Contains(msg, "force") {
+			msg += " (modes move one step at a time: old ↔ shadow ↔ reverse-shadow ↔ new)"
+		}
+		return &exitCodeError{code: exitFailure, err: fmt.Errorf("%s: %s: to jump anyway, pass --force with a --reason (audited)", name, msg)}
 	case errors.Is(err, client.ErrInvalid):
 		field := ""
 		if ae.Field != "" {

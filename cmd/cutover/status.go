@@ -148,7 +148,7 @@ func printMigration(w io.Writer, st *migrationStatus, window time.Duration) {
 	}
 	_ = t.Flush()
 
-	fmt.Fprintf(w, "\nevidence, last %s:\n", window)
+	fmt.Fprintf(w, "\nevidence, last %s:\n", formatDuration(window))
 	if s == nil || s.Compared == 0 && sumCounts(s.Counts) == 0 {
 		fmt.Fprintln(w, "  none yet: no instance has reported (is the SDK reporter wired into the service?)")
 	} else {
@@ -297,12 +297,25 @@ func formatCriterionValue(criterion string, v float64) string {
 		if v < 0 {
 			return "none"
 		}
-		return time.Duration(v * float64(time.Second)).Round(time.Second).String()
+		return formatDuration(time.Duration(v * float64(time.Second)).Round(time.Second))
 	}
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		return fmt.Sprintf("%d", int64(v))
 	}
 	return fmt.Sprintf("%g", v)
+}
+
+// formatDuration prints a duration without trailing zero units: "1h",
+// "15m", "1h30m".
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func formatTime(t time.Time) string {
