@@ -511,7 +511,11 @@ type walker struct {
 	paths   bool // maintain path
 	path    []byte
 	diffs   []Difference
-	visited map[visit]bool
+	// visited holds the pairs of pointers met (see seen), visitLog the
+	// order they were met in, so that a failed trial comparison can be
+	// undone.
+	visited  map[visit]bool
+	visitLog []visit
 	// infos caches the last struct types met, which are looked up again
 	// and again (every element of a slice of structs).
 	infos    [4]cachedInfo
@@ -542,12 +546,19 @@ type visit struct {
 	typ    reflect.Type
 }
 
-// cycleDepth is the depth from which Equal remembers pointers to detect
-// cycles; shallower values are compared without that cost (going round a
-// cycle a few times finds the same first difference). Diff remembers them
+// cycleDepth is the depth from which Equal remembers the pointers it has
+// followed, to stop at cycles and to compare shared values once; shallower
+// values are compared without that cost (going round a cycle a few times
+// finds the same first difference). It is small because a value whose
+// pointers branch and join again (a cycle with two ways back, a DAG) costs
+// up to branches^depth comparisons before memory kicks in. Diff remembers
 // from the root, so that each pair of values is compared, and each
 // difference listed, once.
-const cycleDepth = 64
+const cycleDepth = 8
+
+// maxKeptVisits bounds the memory a pooled walker keeps for cycle
+// detection: clearing a large map costs time at every later comparison.
+const maxKeptVisits = 1024
 
 func (c *Comparer) getWalker(report bool) *walker {
 	w, _ := c.walkerCache.Get().(*walker)
@@ -563,8 +574,11 @@ func (c *Comparer) putWalker(w *walker) {
 	w.path = w.path[:0]
 	w.json = false
 	w.diffs = nil
-	if w.visited != nil {
+	if len(w.visited) > maxKeptVisits {
+		w.visited, w.visitLog = nil, nil
+	} else if w.visited != nil {
 		clear(w.visited)
+		w.visitLog = w.visitLog[:0]
 	}
 	c.walkerCache.Put(w)
 }
@@ -732,7 +746,17 @@ func (w *walker) seen(a, b reflect.Value, depth int) bool {
 		return true
 	}
 	w.visited[v] = true
+	w.visitLog = append(w.visitLog, v)
 	return false
+}
+
+// forgetSince undoes what seen remembered since the visit log had length
+// mark: pairs met during a comparison that failed are not known equal.
+func (w *walker) forgetSince(mark int) {
+	for _, v := range w.visitLog[mark:] {
+		delete(w.visited, v)
+	}
+	w.visitLog = w.visitLog[:mark]
 }
 
 func (w *walker) floatEqual(x, y float64) bool {
@@ -1100,21 +1124,25 @@ func (w *walker) compareUnordered(a, b reflect.Value, depth int) bool {
 	if n != m && !w.report {
 		return false
 	}
-	probe := &walker{c: w.c, paths: w.c.needsPaths, json: w.json}
-	base := len(w.path)
-	probe.path = append(probe.path, w.path...)
+	// Elements are tried against each other with w itself, switched to
+	// answering yes or no: it keeps the pairs of pointers being compared
+	// further up, so that a cycle through this slice ends.
+	report, paths, base := w.report, w.paths, len(w.path)
 	equal := func(i, j int) bool {
-		if probe.paths {
+		w.report, w.paths = false, w.c.needsPaths
+		if w.paths {
 			// The element's own path, so that patterns such as
 			// .Items[*].ETag apply inside unordered slices too.
-			probe.path = strconv.AppendInt(append(probe.path[:base], '['), int64(i), 10)
-			probe.path = append(probe.path, ']')
+			w.path = strconv.AppendInt(append(w.path, '['), int64(i), 10)
+			w.path = append(w.path, ']')
 		}
-		if probe.visited != nil {
-			// What one failed comparison marked as seen is not equal.
-			clear(probe.visited)
+		mark := len(w.visitLog)
+		ok := w.compare(a.Index(i), b.Index(j), depth+1)
+		if !ok {
+			w.forgetSince(mark)
 		}
-		return probe.compare(a.Index(i), b.Index(j), depth+1)
+		w.report, w.paths, w.path = report, paths, w.path[:base]
+		return ok
 	}
 	matchA := make([]int, n) // the index in b matched to a[i], or -1
 	matchB := make([]int, m) // the index in a matched to b[j], or -1

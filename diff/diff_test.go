@@ -793,3 +793,50 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+type tree struct {
+	V    int
+	Kids []*tree
+	L, R *tree
+}
+
+func TestCycleThroughUnorderedSlice(t *testing.T) {
+	build := func(v int) *tree {
+		root := &tree{V: 1}
+		child := &tree{V: v, Kids: []*tree{root}}
+		root.Kids = []*tree{child, root, child}
+		return root
+	}
+	for _, c := range []*Comparer{MustNew(Options{UnorderedSlices: true}), MustNew(Options{UnorderedPaths: []string{".Kids"}})} {
+		if !c.Equal(build(2), build(2)) || c.Diff(build(2), build(2)) != nil {
+			t.Error("equal cyclic values through unordered slices differ")
+		}
+		d := c.Diff(build(2), build(3))
+		if c.Equal(build(2), build(3)) || len(d) == 0 {
+			t.Errorf("different cyclic values through unordered slices: Diff = %q", strs(d))
+		}
+	}
+}
+
+// TestSharedPointers compares values in which every node is reachable
+// along 2^depth paths: it must finish, comparing each pair once rather than
+// each path.
+func TestSharedPointers(t *testing.T) {
+	build := func(last int) *tree {
+		n := &tree{V: last}
+		for i := range 200 {
+			n = &tree{V: i, L: n, R: n}
+		}
+		return n
+	}
+	if !Equal(build(1), build(1)) || Diff(build(1), build(1)) != nil {
+		t.Error("equal DAGs differ")
+	}
+	if Equal(build(1), build(2)) {
+		t.Error("different DAGs are equal")
+	}
+	d := Diff(build(1), build(2))
+	if len(d) != 1 || !strings.HasSuffix(d[0].Path, ".V") {
+		t.Errorf("Diff = %q; want the one difference, once", strs(d))
+	}
+}
