@@ -505,12 +505,12 @@ func CollapsePath(path string) string {
 
 // walker is the state of one comparison.
 type walker struct {
-	c       *Comparer
-	report  bool // list differences, rather than stop at the first
-	json    bool // map[string]any keys print as fields
-	paths   bool // maintain path
-	path    []byte
-	diffs   []Difference
+	c      *Comparer
+	report bool // list differences, rather than stop at the first
+	json   bool // map[string]any keys print as fields
+	paths  bool // maintain path
+	path   []byte
+	diffs  []Difference
 	// visited holds the pairs of pointers met (see seen), visitLog the
 	// order they were met in, so that a failed trial comparison can be
 	// undone.
