@@ -13,13 +13,15 @@ import (
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/examples/orders"
+	"github.com/cutover/cutover/internal/demo"
+	"github.com/cutover/cutover/server/app"
 )
 
 func init() {
 	register(&command{
 		name:    "demo",
-		summary: "run the orders → pendingPayments example migration through all four modes",
-		usage:   "[--data DIR] [--orders N] [--calls N]",
+		summary: "run the control plane, dashboard and the orders → pendingPayments example with live traffic",
+		usage:   "[--listen ADDR] [--data DIR] [--rate N] | --walk",
 		run:     runDemo,
 	})
 }
@@ -27,15 +29,24 @@ func init() {
 func runDemo(ctx context.Context, e *env, args []string) error {
 	c := commands["demo"]
 	fs := newFlagSet(e, c)
-	dataDir := fs.String("data", "", "keep the demo's SQLite database in `DIR` (default: a temporary directory, removed at exit)")
-	nOrders := fs.Int("orders", 2000, "orders to seed")
-	calls := fs.Int("calls", 2000, "reads per mode")
-	seed := fs.Uint64("seed", 1, "random seed, for a repeatable run")
+	listen := fs.String("listen", app.DefaultListen, "serve the control plane and dashboard on `ADDR`")
+	dataDir := fs.String("data", "", "keep the demo's data in `DIR` (default: a temporary directory, removed at exit)")
+	rate := fs.Int("rate", 40, "the demo service's reads per second")
+	nOrders := fs.Int("orders", 5000, "orders to seed")
+	walk := fs.Bool("walk", false, "instead: walk the four modes in-process, print what each shows, and exit")
+	calls := fs.Int("calls", 2000, "with --walk: reads per mode")
+	seed := fs.Uint64("seed", 1, "with --walk: random seed, for a repeatable run")
 	if err := fs.Parse(args); err != nil {
 		return usageError("%v", err)
 	}
-	if *nOrders < 10 || *calls < 1 {
-		return usageError("--orders must be at least 10 and --calls at least 1")
+	if fs.NArg() > 0 {
+		return usageError("unexpected arguments %q; see cutover demo -h", fs.Args())
+	}
+	if *nOrders < 10 || *calls < 1 || *rate < 1 {
+		return usageError("--orders must be at least 10, --calls and --rate at least 1")
+	}
+	if !*walk {
+		return demo.Run(ctx, demo.Options{Listen: *listen, DataDir: *dataDir, Orders: *nOrders, Rate: *rate}, e.stdout)
 	}
 	dir := *dataDir
 	if dir == "" {
@@ -48,7 +59,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating --data %s: %w", dir, err)
 	}
-	return demoWalk(ctx, e.stdout, filepath.Join(dir, "orders.db"), *nOrders, *calls, *seed)
+	return demoWalk(ctx, e.stdout, filepath.Join(dir, "walk-orders.db"), *nOrders, *calls, *seed)
 }
 
 // demoWalk seeds the orders database and walks the migration through
@@ -144,7 +155,7 @@ func demoWalk(ctx context.Context, out io.Writer, dbPath string, nOrders, calls 
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "Next: the same code runs behind a control plane, with a dashboard and promotion gates —")
-	fmt.Fprintln(out, "see `cutover serve -h` and docs/ (README.md lists them).")
+	fmt.Fprintln(out, "run `cutover demo` without --walk to see it live.")
 	return nil
 }
 
@@ -199,7 +210,9 @@ func (c *demoCounter) top(n int) []demoGroup {
 	for _, g := range c.groups {
 		gs = append(gs, *g)
 	}
-	sort.Slice(gs, func(i, j int) bool { return gs[i].n > gs[j].n || (gs[i].n == gs[j].n && gs[i].signature < gs[j].signature) })
+	sort.Slice(gs, func(i, j int) bool {
+		return gs[i].n > gs[j].n || (gs[i].n == gs[j].n && gs[i].signature < gs[j].signature)
+	})
 	if len(gs) > n {
 		gs = gs[:n]
 	}
