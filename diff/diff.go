@@ -1070,7 +1070,22 @@ func (w *walker) compareList(a, b reflect.Value, depth int) bool {
 		return false
 	}
 	if w.fast() && n == m && a.Kind() == reflect.Slice {
-		if et := a.Type().Elem(); et.Kind() == reflect.Struct && et != timeType {
+		et := a.Type().Elem()
+		if leaf := leafKindOf(et); leaf != leafNone {
+			// Slices of numbers, strings, times: in place, by stride;
+			// integers all at once, bitwise.
+			pa, pb, size := a.UnsafePointer(), b.UnsafePointer(), et.Size()
+			if leaf >= leaf1 && leaf <= leaf8 {
+				return bytes.Equal(unsafe.Slice((*byte)(pa), uintptr(n)*size), unsafe.Slice((*byte)(pb), uintptr(n)*size))
+			}
+			for i := range uintptr(n) {
+				if !w.leafEqual(leaf, unsafe.Add(pa, i*size), unsafe.Add(pb, i*size)) {
+					return false
+				}
+			}
+			return true
+		}
+		if et.Kind() == reflect.Struct && et != timeType {
 			// Slices of structs: elements in place, by stride.
 			info, size := w.structInfo(et), et.Size()
 			pa, pb := a.UnsafePointer(), b.UnsafePointer()
