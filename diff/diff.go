@@ -9,25 +9,52 @@
 //	.Tags["tier"]: "gold" != <missing>
 //
 // Paths use Go syntax: ".Field" for struct fields (unexported ones too),
-// "[3]" for slice and array indices, ["key"] for map keys. [Signature]
-// collapses indices and map keys to "[*]" so that discrepancies with the same
-// shape group together: ".Items[*].Price".
+// "[3]" for slice and array indices, ["key"] for map keys; the root itself
+// is the empty path, shown as "(root)". A map key or element present on one
+// side only shows as [Missing] on the other. [Signature] collapses indices
+// and map keys to "[*]" so that discrepancies with the same shape group
+// together: ".Items[*].Price". [DiffJSON] compares two JSON documents the
+// same way, object members shown as fields (".items[0].sku").
 //
-// What counts as equal:
+// # What counts as equal
+//
 //   - time.Time values are equal when they are the same instant (monotonic
 //     clock readings and locations are ignored), after truncation to
 //     [Options].TimePrecision.
 //   - Floats are equal when they differ by at most [Options].FloatTolerance;
-//     NaN equals NaN.
+//     NaN equals NaN, and 0 equals -0. Complex numbers compare by parts.
 //   - Nil and empty slices and maps are equal.
-//   - Pointers are followed; cycles are detected and compared once.
+//   - Pointers are followed; cycles are detected, and each pair of values
+//     met along several paths is compared (and its differences listed)
+//     once.
+//   - Interfaces are equal when they hold the same dynamic type and equal
+//     values; values of different types are never equal, not even 1 and
+//     int64(1).
 //   - Functions are equal only when both are nil; channels and unsafe
 //     pointers when they are the same.
-//   - Interfaces are equal when they hold the same dynamic type and equal
-//     values.
+//   - Map entries are matched by key. Entries with NaN keys cannot be
+//     looked up, so they never match (a map still equals itself).
+//   - JSON numbers (also json.Number values) are compared by exact decimal
+//     value: 1, 1.0 and 1e0 are equal; 9007199254740993 and
+//     9007199254740992 are not.
 //
-// Options ignore paths, compare slices as unordered collections and install
-// custom equalities for chosen types.
+// # Options
+//
+// [Options] ignore paths ("[*]" matching any index or key), compare chosen
+// or all slices as unordered collections (duplicates counted), set a float
+// tolerance and a time precision, bound the number of differences listed,
+// and install custom equalities by type with [EqualFunc]. A [Comparer] is
+// built once with [New] and is safe for concurrent use.
+//
+// # Cost
+//
+// Equal on equal values of structs, slices, arrays, strings, numbers,
+// times and pointers does not allocate, also with ignored paths (after
+// warm-up); maps, unordered slices and custom equalities do. Passing a
+// struct by value to the any parameters makes the caller box it, which
+// allocates: pass pointers, or values already held in interfaces. Diff is
+// for values known to differ: it allocates to track what it has compared
+// and to format what it reports.
 package diff
 
 import (
@@ -84,6 +111,11 @@ type Equality struct {
 // that have their own notion of equality:
 //
 //	diff.EqualFunc(func(a, b decimal.Decimal) bool { return a.Equal(b) })
+//
+// T may be an interface type: EqualFunc[error] applies to fields and
+// elements declared as error (nil ones included). If eq panics, the values
+// count as different. Values reached through unexported fields are copied
+// for eq, except functions inside them, which it sees as nil.
 func EqualFunc[T any](eq func(a, b T) bool) Equality {
 	t := reflect.TypeFor[T]()
 	return Equality{typ: t, eq: func(a, b reflect.Value) bool {
@@ -367,9 +399,9 @@ func Equal(a, b any) bool { return defaultComparer.Equal(a, b) }
 // they are equal.
 func Diff(a, b any) []Difference { return defaultComparer.Diff(a, b) }
 
-// Equal reports whether a and b are equal. For equal values of ordinary
-// types (structs, slices, strings, numbers, times, pointers) it does not
-// allocate.
+// Equal reports whether a and b are equal: exactly when Diff(a, b) is
+// empty. For equal values of ordinary types (structs, slices, strings,
+// numbers, times, pointers; not maps) it does not allocate.
 func (c *Comparer) Equal(a, b any) bool {
 	w := c.getWalker(false)
 	eq := w.compare(rootValue(&a), rootValue(&b), 0)
@@ -378,8 +410,10 @@ func (c *Comparer) Equal(a, b any) bool {
 }
 
 // Diff lists the differences between a and b, at most
-// [Options].MaxDifferences of them, ordered by path; nil when they are
-// equal.
+// [Options].MaxDifferences of them; nil when they are equal. They come in
+// the order met: struct fields in declaration order, elements by index,
+// map entries by key. Diff(b, a) lists the same paths with the sides
+// swapped.
 func (c *Comparer) Diff(a, b any) []Difference {
 	w := c.getWalker(true)
 	w.compare(rootValue(&a), rootValue(&b), 0)
