@@ -118,6 +118,10 @@ type Reporter struct {
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
+	// runCtx bounds the sends of the flushing goroutine; Close cancels it
+	// so that a hanging send does not hold Close up.
+	runCtx    context.Context
+	runCancel context.CancelFunc
 }
 
 // pendingBatch is a batch waiting to be acknowledged.
@@ -164,6 +168,7 @@ func (c *Client) Reporter(opts ReporterOptions) *Reporter {
 		done: make(chan struct{}),
 	}
 	r.agg = r.newAggregator()
+	r.runCtx, r.runCancel = context.WithCancel(context.Background())
 	go r.run()
 	return r
 }
@@ -211,12 +216,12 @@ func (r *Reporter) run() {
 		case <-r.stop:
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), r.opts.FlushInterval)
-			if err := r.Flush(ctx); err != nil {
+			// Each send is bounded by the client's Timeout, not by the
+			// interval: a slow server must not make every send fail.
+			if err := r.Flush(r.runCtx); err != nil && r.runCtx.Err() == nil {
 				r.c.logger.Warn("cutover client: sending a report failed; it will be sent again",
 					"server", r.c.URL(), "pending", r.Stats().Pending, "err", err)
 			}
-			cancel()
 		}
 	}
 }
@@ -348,7 +353,10 @@ func refusedForGood(err error) bool {
 // afterwards are dropped and counted. It returns the error of the last
 // failed send, if batches remain unsent. Close is idempotent.
 func (r *Reporter) Close(ctx context.Context) error {
-	r.once.Do(func() { close(r.stop) })
+	r.once.Do(func() {
+		close(r.stop)
+		r.runCancel()
+	})
 	<-r.done
 	r.mu.Lock()
 	r.closed = true

@@ -293,8 +293,24 @@ func startLossyProxy(t *testing.T, backend string) *lossyProxy {
 	p := &lossyProxy{batchIDs: make(chan string, 100)}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/reports" || !p.lose.Load() {
+		if r.URL.Path != "/api/v1/reports" {
 			rp.ServeHTTP(w, r)
+			return
+		}
+		if !p.lose.Load() {
+			rec := httptest.NewRecorder()
+			rp.ServeHTTP(rec, r)
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			if rec.Code == http.StatusOK {
+				select {
+				case p.batchIDs <- rec.Body.String():
+				default:
+				}
+			}
 			return
 		}
 		p.reports.Add(1)
@@ -515,5 +531,33 @@ func TestSourceDropsASilentStream(t *testing.T) {
 		case <-timeout.C:
 			t.Fatal("a silent stream was never reopened")
 		}
+	}
+}
+
+func TestReporterFlushesOnItsInterval(t *testing.T) {
+	srv := servertest.Start(t)
+	admin := newClient(t, srv.URL, srv.AdminToken)
+	createMigration(t, admin, "orders")
+	op := newClient(t, srv.URL, srv.Token(t, api.ScopeOperator))
+
+	proxy := startLossyProxy(t, srv.URL)
+	sdk := newClient(t, proxy.URL, srv.Token(t, api.ScopeSDK))
+	rep := sdk.Reporter(client.ReporterOptions{FlushInterval: 10 * time.Millisecond})
+	defer rep.Close(context.Background())
+	rep.Observe(t.Context(), &cutover.Observation{Migration: "orders", Operation: "get", Mode: cutover.ModeShadow,
+		Outcome: cutover.OutcomeMatch, Old: cutover.Side{Ran: true}, New: cutover.Side{Ran: true}, Time: time.Now()})
+
+	// No Flush call: the reporter's own timer sends the batch.
+	select {
+	case <-proxy.batchIDs:
+	case <-time.After(testTimeout):
+		t.Fatal("no batch arrived")
+	}
+	stats, err := op.Stats(t.Context(), "orders", client.StatsQuery{Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Counts[cutover.OutcomeMatch] != 1 {
+		t.Errorf("server counts %v, want the one match", stats.Counts)
 	}
 }
