@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"testing"
+
 	"fmt"
+	"go.uber.org/goleak"
 	"time"
 
 	"github.com/cutover/cutover/api"
@@ -16,3 +19,5 @@ func storetestMigration(i int) server.Migration {
 func storetestChange(i int) api.Change {
 	return api.Change{Migration: fmt.Sprint("m", i), Version: 1, Kind: "created", Reason: "created", Time: time.Now().UTC()}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
