@@ -769,6 +769,11 @@ func (w *walker) seen(a, b reflect.Value, depth int) bool {
 	if depth < cycleDepth && !w.report {
 		return false
 	}
+	if a.Kind() == reflect.Slice && (a.Len() == 0 || b.Len() == 0) {
+		// Empty slices lead nowhere, and share pointers (nil, or the one
+		// address of all zero-size allocations) without being the same.
+		return false
+	}
 	if w.visited == nil {
 		w.visited = make(map[visit]bool)
 	}

@@ -91,6 +91,7 @@ func TestDiff(t *testing.T) {
 	ch1, ch2 := make(chan int), make(chan int)
 	fn := func() {}
 	one := 1
+	shared := []int{1}
 	now := time.Now() // with a monotonic clock reading
 	nan := math.NaN()
 
@@ -196,6 +197,12 @@ func TestDiff(t *testing.T) {
 		{name: "slice longer", a: []int{1, 2, 3, 4}, b: []int{1, 2}, want: []string{"[2]: 3 != <missing>", "[3]: 4 != <missing>"}},
 		{name: "slice shorter", a: []string{}, b: []string{"x"}, want: []string{`[0]: <missing> != "x"`}},
 		{name: "slice nil vs empty", a: []int(nil), b: []int{}},
+		{
+			name: "empty slices are not shared values",
+			a:    struct{ A, B []int }{nil, nil},
+			b:    struct{ A, B []int }{shared, shared},
+			want: []string{".A[0]: <missing> != 1", ".B[0]: <missing> != 1"},
+		},
 		{name: "slice of structs", a: []point{{1, 2}, {3, 4}}, b: []point{{1, 2}, {3, 5}}, want: []string{"[1].Y: 4 != 5"}},
 		{name: "bytes", a: []byte("abc"), b: []byte("abd"), want: []string{"[2]: 99 != 100"}},
 		{name: "bytes equal", a: []byte("abc"), b: []byte("abc")},
