@@ -121,10 +121,13 @@ func sqliteKind(decl string) kind {
 	return kindAuto
 }
 
-// normalizer holds the declared precisions.
+// normalizer holds the declared precisions and the row hash.
 type normalizer struct {
 	places int   // decimal places of numbers
 	micros int64 // time precision in microseconds, >= 1
+	// lookup3 hashes rows with pgHash (PostgreSQL's hashtextextended)
+	// instead of md5.
+	lookup3 bool
 }
 
 // canonValue is the canonical text of v, a value as SQLite hands it over
@@ -261,6 +264,9 @@ var timeLayouts = []string{
 // A time without an offset is UTC.
 func parseTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if t, ok := parseISOTime(s); ok {
+		return t, true
+	}
 	if i := strings.Index(s, " m="); i > 0 { // time.Time.String's monotonic reading
 		s = s[:i]
 	}
@@ -270,6 +276,110 @@ func parseTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// parseISOTime is a fast path of parseTime for the usual form,
+// YYYY-MM-DD[( |T)HH:MM[:SS[.fraction]]][Z|±HH[:MM]|±HHMM], without the
+// cost of trying layouts one after another.
+func parseISOTime(s string) (time.Time, bool) {
+	num := func(from, n int) (int, bool) {
+		if from+n > len(s) {
+			return 0, false
+		}
+		v := 0
+		for i := from; i < from+n; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > 31 {
+		return time.Time{}, false
+	}
+	var hour, minute, sec, nsec int
+	i := 10
+	if i < len(s) && (s[i] == ' ' || s[i] == 'T') && i+6 <= len(s) && s[i+3] == ':' {
+		var ok bool
+		if hour, ok = num(i+1, 2); !ok || hour > 23 {
+			return time.Time{}, false
+		}
+		if minute, ok = num(i+4, 2); !ok || minute > 59 {
+			return time.Time{}, false
+		}
+		i += 6
+		if i < len(s) && s[i] == ':' {
+			if sec, ok = num(i+1, 2); !ok || sec > 59 {
+				return time.Time{}, false
+			}
+			i += 3
+			if i < len(s) && s[i] == '.' {
+				i++
+				digits := 0
+				for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+					if digits < 9 {
+						nsec = nsec*10 + int(s[i]-'0')
+						digits++
+					}
+					i++
+				}
+				if digits == 0 {
+					return time.Time{}, false
+				}
+				for ; digits < 9; digits++ {
+					nsec *= 10
+				}
+			}
+		}
+	}
+	offset := 0
+	rest := s[i:]
+	if strings.HasPrefix(rest, " ") && len(rest) > 1 && (rest[1] == '+' || rest[1] == '-') {
+		rest = rest[1:]
+	}
+	switch {
+	case rest == "":
+	case rest == "Z" || rest == "z":
+	case rest[0] == '+' || rest[0] == '-':
+		sign := 1
+		if rest[0] == '-' {
+			sign = -1
+		}
+		z := strings.ReplaceAll(rest[1:], ":", "")
+		if len(z) != 2 && len(z) != 4 {
+			return time.Time{}, false
+		}
+		h, ok := 0, true
+		m := 0
+		for j := 0; j < len(z); j++ {
+			if z[j] < '0' || z[j] > '9' {
+				ok = false
+			}
+		}
+		if !ok {
+			return time.Time{}, false
+		}
+		h = int(z[0]-'0')*10 + int(z[1]-'0')
+		if len(z) == 4 {
+			m = int(z[2]-'0')*10 + int(z[3]-'0')
+		}
+		offset = sign * (h*3600 + m*60)
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // February 30th
+	}
+	return t.Add(-time.Duration(offset) * time.Second), true
 }
 
 // isDecimal reports whether s is a number roundDecimal can read:
@@ -395,9 +505,11 @@ func roundDecimal(s string, places int) string {
 
 // rowHasher builds the text PostgreSQL hashes for a row,
 // concat_ws(',', quote_nullable(key), quote_nullable(c1), ...), and hashes it
-// the same way: the first 8 bytes of its md5, as a big-endian int64.
+// the same way: with hashtextextended(text, 0) when lookup3 is set, else
+// the first 8 bytes of its md5 as a big-endian int64.
 type rowHasher struct {
-	buf []byte
+	buf     []byte
+	lookup3 bool
 }
 
 func (h *rowHasher) reset() { h.buf = h.buf[:0] }
@@ -412,6 +524,9 @@ func (h *rowHasher) add(s string, ok bool) {
 
 // sum is the row's hash.
 func (h *rowHasher) sum() uint64 {
+	if h.lookup3 {
+		return pgHash(h.buf)
+	}
 	d := md5.Sum(h.buf)
 	return binary.BigEndian.Uint64(d[:8])
 }

@@ -68,7 +68,11 @@ func specString(n normalizer, kinds []kind) string {
 	for i, k := range kinds {
 		b[i] = byte(k)
 	}
-	return fmt.Sprintf("%d;%d;%s", n.places, n.micros, b)
+	hash := "m"
+	if n.lookup3 {
+		hash = "j"
+	}
+	return fmt.Sprintf("%d;%d;%s;%s", n.places, n.micros, hash, b)
 }
 
 func parseSpec(v driver.Value) (*spec, error) {
@@ -85,8 +89,8 @@ func parseSpec(v driver.Value) (*spec, error) {
 		return sp.(*spec), nil
 	}
 	s = strings.Clone(s) // the argument may live in SQLite's memory
-	parts := strings.SplitN(s, ";", 3)
-	if len(parts) != 3 {
+	parts := strings.SplitN(s, ";", 4)
+	if len(parts) != 4 {
 		return nil, fmt.Errorf("cutover: bad spec %q", s)
 	}
 	places, err1 := strconv.Atoi(parts[0])
@@ -94,9 +98,9 @@ func parseSpec(v driver.Value) (*spec, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("cutover: bad spec %q: %w", s, err)
 	}
-	sp := &spec{norm: normalizer{places: places, micros: micros}}
-	for i := 0; i < len(parts[2]); i++ {
-		sp.kinds = append(sp.kinds, kind(parts[2][i]))
+	sp := &spec{norm: normalizer{places: places, micros: micros, lookup3: parts[2] == "j"}}
+	for i := 0; i < len(parts[3]); i++ {
+		sp.kinds = append(sp.kinds, kind(parts[3][i]))
 	}
 	specs.Store(s, sp)
 	return sp, nil
@@ -119,6 +123,7 @@ func (a *checksumAgg) Step(_ *sqlite.FunctionContext, args []driver.Value) error
 			return fmt.Errorf("cutover_checksum: spec has %d kinds for %d values", len(sp.kinds), len(args)-2)
 		}
 		a.sp = sp
+		a.h.lookup3 = sp.norm.lookup3
 	}
 	a.h.reset()
 	a.h.add(keyText(args[1]))
@@ -145,8 +150,9 @@ type sqliteBackend struct {
 	query string
 	db    *sql.DB
 
-	mu sync.Mutex // protects tx: a connection runs one statement at a time
-	tx *sql.Tx
+	mu    sync.Mutex // protects tx and stmts: a connection runs one statement at a time
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt // prepared once per SQL text
 
 	cols   []column
 	intKey bool
@@ -184,6 +190,9 @@ func openSQLite(ctx context.Context, path, query string) (*sqliteBackend, error)
 func (b *sqliteBackend) close() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for _, st := range b.stmts {
+		_ = st.Close()
+	}
 	if b.tx != nil {
 		_ = b.tx.Rollback()
 		b.tx = nil
@@ -195,7 +204,18 @@ func (b *sqliteBackend) close() {
 func (b *sqliteBackend) rows(ctx context.Context, q string, args []any, f func(*sql.Rows) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	rows, err := b.tx.QueryContext(ctx, q, args...)
+	st, ok := b.stmts[q]
+	if !ok {
+		var err error
+		if st, err = b.tx.PrepareContext(ctx, q); err != nil {
+			return err
+		}
+		if b.stmts == nil {
+			b.stmts = map[string]*sql.Stmt{}
+		}
+		b.stmts[q] = st
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -225,6 +245,8 @@ func (b *sqliteBackend) describe(ctx context.Context) ([]column, error) {
 	}
 	return b.cols, rows.Err()
 }
+
+func (b *sqliteBackend) hashAgrees(context.Context) (bool, error) { return true, nil }
 
 func (b *sqliteBackend) keyIsInt(ctx context.Context, c column) (bool, error) {
 	switch {

@@ -348,6 +348,8 @@ type backend interface {
 	// keyIsInt reports whether the key holds integers (SQLite may need to
 	// look at a value when the type is not declared).
 	keyIsInt(ctx context.Context, c column) (bool, error)
+	// hashAgrees reports whether the side can hash rows with pgHash.
+	hashAgrees(ctx context.Context) (bool, error)
 	// prepare builds the queries for the chosen kinds (kinds[0] is the
 	// key's: kindInt or kindText).
 	prepare(kinds []kind, n normalizer)
@@ -358,6 +360,10 @@ type backend interface {
 	fetch(ctx context.Context, s segment) ([]row, error)
 	close()
 }
+
+// forceMD5 makes every comparison hash rows with md5, as with a server
+// whose hashtextextended differs from pgHash; for tests.
+var forceMD5 = false
 
 // engine runs one comparison.
 type engine struct {
@@ -423,6 +429,14 @@ func (e *engine) describe(ctx context.Context) error {
 	e.names = make([]string, len(cols[0]))
 	for i, c := range cols[0] {
 		e.names[i] = c.name
+	}
+	e.norm.lookup3 = !forceMD5
+	for _, b := range []backend{e.old, e.new} {
+		ok, err := b.hashAgrees(ctx)
+		if err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		e.norm.lookup3 = e.norm.lookup3 && ok
 	}
 	e.old.prepare(kinds, e.norm)
 	e.new.prepare(kinds, e.norm)

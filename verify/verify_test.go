@@ -350,3 +350,21 @@ func TestProgressAndCancel(t *testing.T) {
 		t.Fatalf("after cancel: %v", err)
 	}
 }
+
+func TestMD5Hash(t *testing.T) {
+	forceMD5 = true
+	defer func() { forceMD5 = false }()
+	f := newFactory(t)
+	old, new := f.make(t, "sqlite"), f.make(t, "postgres")
+	rows := genRows(2000, false)
+	old.fill(t, "t", rows, false)
+	new.fill(t, "t", rows, false)
+	if r := compare(t, old, new, small); !r.Identical || r.OldRows != 2000 {
+		t.Fatalf("identical with md5: %+v", r)
+	}
+	new.exec(t, "UPDATE t SET price = price + 1 WHERE id = $1", rows[1234].key)
+	r := compare(t, old, new, small)
+	if r.Differing != 1 || r.Differences[0].Key != keyStr(rows[1234].key) || r.Differences[0].Diffs[0].Path != ".price" {
+		t.Fatalf("one change with md5: %+v", r)
+	}
+}

@@ -1,0 +1,143 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/internal/testenv"
+	"github.com/jackc/pgx/v5"
+)
+
+// BenchmarkVerify compares two generated tables of CUTOVER_VERIFY_ROWS rows
+// (skipped when unset, so that the default test run stays fast), on
+// PostgreSQL and on SQLite: identical data, then data with 0.1% of the rows
+// changed. Each sub-benchmark reports rows/s (rows of one side per second)
+// and x_count, its time over the time of a plain count(*) on both tables.
+//
+//	CUTOVER_VERIFY_ROWS=1000000 CUTOVER_TEST_POSTGRES=postgres://… \
+//	  go test -run '^$' -bench BenchmarkVerify -benchtime 1x -timeout 2h ./verify
+func BenchmarkVerify(b *testing.B) {
+	rows, _ := strconv.Atoi(os.Getenv("CUTOVER_VERIFY_ROWS"))
+	if rows <= 0 {
+		b.Skip("set CUTOVER_VERIFY_ROWS (such as 1000000) to run the big verify benchmark")
+	}
+	b.Run("postgres", func(b *testing.B) {
+		url := testenv.PostgresURL(b)
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		exec := func(q string) {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				b.Fatalf("%s: %v", q, err)
+			}
+		}
+		start := time.Now()
+		for _, t := range []string{"a", "b"} {
+			exec(`CREATE TABLE ` + t + ` AS SELECT i::bigint AS id, md5(i::text) AS name, i / 3.0::float8 AS amount,
+				((i % 100000) + 0.25)::numeric(12,2) AS price, timestamptz '2024-01-01' + i * interval '1.001 second' AS at,
+				i % 2 = 0 AS ok FROM generate_series(1, ` + strconv.Itoa(rows) + `) AS i`)
+			exec(`ALTER TABLE ` + t + ` ADD PRIMARY KEY (id)`)
+			exec(`VACUUM ANALYZE ` + t)
+		}
+		b.Logf("generated 2 × %d rows in %v", rows, time.Since(start).Round(time.Millisecond))
+		count := func(b *testing.B) {
+			for _, t := range []string{"a", "b"} {
+				var n int64
+				if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t).Scan(&n); err != nil || n != int64(rows) {
+					b.Fatalf("count(*) %s: %d %v", t, n, err)
+				}
+			}
+		}
+		benchVerify(b, url, url, count, func() {
+			exec(`UPDATE b SET name = 'changed' WHERE id % 1000 = 0`)
+			exec(`VACUUM ANALYZE b`)
+		}, rows)
+	})
+	b.Run("sqlite", func(b *testing.B) {
+		dir := b.TempDir()
+		start := time.Now()
+		var urls [2]string
+		var dbs [2]*sql.DB
+		for i, name := range []string{"a", "b"} {
+			path := filepath.Join(dir, name+".db")
+			db, err := sql.Open("sqlite", path+"?_pragma=journal_mode(wal)&_pragma=synchronous(off)")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxOpenConns(1)
+			for _, q := range []string{
+				`CREATE TABLE ` + name + ` (id INTEGER PRIMARY KEY, name TEXT, amount REAL, price NUMERIC, at TIMESTAMP, ok BOOLEAN)`,
+				`WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + strconv.Itoa(rows) + `)
+				 INSERT INTO ` + name + ` SELECT i, printf('%032x', i * 2654435761), i / 3.0, (i % 100000) + 0.25,
+				   strftime('%Y-%m-%d %H:%M:%f', 1704067200 + i * 1.001, 'unixepoch'), i % 2 = 0 FROM s`,
+			} {
+				if _, err := db.Exec(q); err != nil {
+					b.Fatalf("%s: %v", q, err)
+				}
+			}
+			urls[i], dbs[i] = "sqlite://"+path, db
+		}
+		b.Logf("generated 2 × %d rows in %v", rows, time.Since(start).Round(time.Millisecond))
+		count := func(b *testing.B) {
+			for i, db := range dbs {
+				var n int64
+				if err := db.QueryRow("SELECT count(*) FROM " + []string{"a", "b"}[i]).Scan(&n); err != nil || n != int64(rows) {
+					b.Fatalf("count(*): %d %v", n, err)
+				}
+			}
+		}
+		benchVerify(b, urls[0], urls[1], count, func() {
+			if _, err := dbs[1].Exec(`UPDATE b SET name = 'changed' WHERE id % 1000 = 0`); err != nil {
+				b.Fatal(err)
+			}
+		}, rows)
+	})
+}
+
+// benchVerify times count(*), verify of identical tables a and b, and,
+// after change, verify of the changed tables.
+func benchVerify(b *testing.B, oldURL, newURL string, count func(*testing.B), change func(), rows int) {
+	var countTime time.Duration
+	b.Run("count", func(b *testing.B) {
+		start := time.Now()
+		for range b.N {
+			count(b)
+		}
+		countTime = time.Since(start) / time.Duration(b.N)
+		b.ReportMetric(float64(2*rows)/countTime.Seconds(), "rows/s")
+	})
+	run := func(b *testing.B, wantDiffering int64) {
+		start := time.Now()
+		var r *Result
+		for range b.N {
+			var err error
+			r, err = Compare(context.Background(),
+				Source{URL: oldURL, Query: "SELECT id, name, amount, price, at, ok FROM a"},
+				Source{URL: newURL, Query: "SELECT id, name, amount, price, at, ok FROM b"}, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := time.Since(start) / time.Duration(b.N)
+		if r.Differing != wantDiffering || r.Missing != 0 || r.Extra != 0 {
+			b.Fatalf("got %d differing (want %d), %d missing, %d extra", r.Differing, wantDiffering, r.Missing, r.Extra)
+		}
+		b.ReportMetric(float64(rows)/took.Seconds(), "rows/s")
+		b.ReportMetric(took.Seconds()/countTime.Seconds(), "x_count")
+		b.ReportMetric(float64(r.Queries), "queries")
+		b.ReportMetric(float64(r.RowsFetched), "fetched")
+		b.Logf("%d rows: %v (count(*) of both: %v), %d queries, %d rows fetched", rows, took.Round(time.Millisecond), countTime.Round(time.Millisecond), r.Queries, r.RowsFetched)
+	}
+	b.Run("identical", func(b *testing.B) { run(b, 0) })
+	change()
+	b.Run("diff0.1%", func(b *testing.B) { run(b, int64(rows/1000)) })
+}

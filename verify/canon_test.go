@@ -1,0 +1,104 @@
+package verify
+
+import (
+	"testing"
+	"time"
+)
+
+func TestRoundDecimal(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		places int
+		want   string
+	}{
+		{"0", 2, "0.00"},
+		{"1.5", 3, "1.500"},
+		{"1.005", 2, "1.01"}, // half away from zero
+		{"-1.005", 2, "-1.01"},
+		{"-0.0001", 2, "0.00"}, // no negative zero
+		{"999.995", 2, "1000.00"},
+		{"1.23456789012346e+20", 2, "123456789012346000000.00"},
+		{"1e-05", 9, "0.000010000"},
+		{"5e-10", 9, "0.000000001"},
+		{"4.9e-10", 9, "0.000000000"},
+		{"123", 1, "123.0"},
+		{"0.000", 3, "0.000"},
+		{"+7.25", 1, "7.3"},
+	} {
+		if got := roundDecimal(c.in, c.places); got != c.want {
+			t.Errorf("roundDecimal(%q, %d) = %q, want %q", c.in, c.places, got, c.want)
+		}
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	want := time.Date(2024, 5, 1, 10, 0, 0, 123456000, time.UTC)
+	for _, s := range []string{
+		"2024-05-01 10:00:00.123456",
+		"2024-05-01T10:00:00.123456Z",
+		"2024-05-01 12:00:00.123456+02:00",
+		"2024-05-01 12:00:00.123456+02",
+		"2024-05-01T08:30:00.123456-0130",
+		"2024-05-01 10:00:00.123456 +0000 UTC",
+		"2024-05-01 10:00:00.123456789 +0000 UTC m=+0.000000001",
+		" 2024-05-01 10:00:00.123456 ",
+	} {
+		got, ok := parseTime(s)
+		if !ok || !got.Truncate(time.Microsecond).Equal(want) {
+			t.Errorf("parseTime(%q) = %v, %v", s, got, ok)
+		}
+	}
+	if got, ok := parseTime("2024-05-01"); !ok || !got.Equal(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("date only: %v %v", got, ok)
+	}
+	for _, s := range []string{"2024-02-30", "yesterday", "2024-05-01 25:00", "2024-05-01 10:00:00.+01"} {
+		if _, ok := parseTime(s); ok {
+			t.Errorf("parseTime(%q) accepted", s)
+		}
+	}
+}
+
+func TestQuoteNullable(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		ok   bool
+		want string
+	}{
+		{"", false, "NULL"},
+		{"NULL", true, "'NULL'"},
+		{"", true, "''"},
+		{"it's", true, "'it''s'"},
+		{`a\b`, true, `E'a\\b'`},
+	} {
+		if got := string(appendQuoteNullable(nil, c.s, c.ok)); got != c.want {
+			t.Errorf("quote(%q, %v) = %s, want %s", c.s, c.ok, got, c.want)
+		}
+	}
+}
+
+func TestCanonTime(t *testing.T) {
+	n := normalizer{places: 9, micros: 1000}
+	before := time.Date(1969, 12, 31, 23, 59, 59, 999500000, time.UTC)
+	if got := n.canonTime(before); got != "-1000" {
+		t.Errorf("floored before 1970: %s, want -1000", got)
+	}
+	if got := n.canonTime(time.Unix(1, 1999000)); got != "1001000" {
+		t.Errorf("%s", got)
+	}
+}
+
+func BenchmarkCanonValue(b *testing.B) {
+	n := normalizer{places: 9, micros: 1}
+	var h rowHasher
+	b.ReportAllocs()
+	for b.Loop() {
+		h.reset()
+		h.add(keyText(int64(12345)))
+		h.add(n.canonValue(kindText, "0cc175b9c0f1b6a831c399e269772661"))
+		h.add(n.canonValue(kindNum, 4115.333333333333))
+		h.add(n.canonValue(kindNum, 4115.25))
+		h.add(n.canonValue(kindTime, "2024-01-01 01:08:39.345"))
+		h.add(n.canonValue(kindBool, int64(1)))
+		_ = h.sum()
+	}
+}
