@@ -152,11 +152,7 @@ func setError(e *env, c *client.Client, rf *remoteFlags, name string, change api
 			"%s changed meanwhile: the change was based on version %d, the migration is at version %d: check `cutover status %s` and run the command again",
 			name, change.Version, ae.CurrentVersion, name)}
 	case errors.Is(err, client.ErrTransition):
-		msg := ae.Message
-		if !strings.Contains(msg, "force") {
-			msg += " (modes move one step at a time: old ↔ shadow ↔ reverse-shadow ↔ new)"
-		}
-		return &exitCodeError{code: exitFailure, err: fmt.Errorf("%s: %s: to jump anyway, pass --force with a --reason (audited)", name, msg)}
+		return &exitCodeError{code: exitFailure, err: fmt.Errorf("%s: %s (to jump anyway: --force with a --reason; it is audited)", name, ae.Message)}
 	case errors.Is(err, client.ErrInvalid):
 		field := ""
 		if ae.Field != "" {

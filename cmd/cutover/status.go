@@ -220,7 +220,13 @@ func gateSummary(m api.Migration, s *api.Stats) string {
 			failing = append(failing, c.Criterion)
 		}
 	}
-	return "blocked: " + strings.Join(failing, ", ")
+	switch len(failing) {
+	case 0:
+		return "blocked"
+	case 1:
+		return "blocked: " + failing[0]
+	}
+	return fmt.Sprintf("blocked: %s +%d", failing[0], len(failing)-1)
 }
 
 func isNotFound(err error) bool {

@@ -19,19 +19,18 @@ func init() {
 }
 
 func runToken(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fs := newFlagSet(e, commands["token"])
-			fs.Usage()
-			return nil
-		}
-		return usageError("token needs a subcommand: cutover token create --scope sdk|operator|admin [--name N]")
-	}
 	fs := newFlagSet(e, commands["token"])
 	var rf remoteFlags
 	rf.register(fs)
 	scope := fs.String("scope", "", "what the token may do: sdk (watch, report, read), operator (also change rollouts), admin (everything)")
 	name := fs.String("name", "", "a name to tell the token by in the audit history (default: the scope and the time)")
+	if len(args) == 0 || args[0] != "create" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fs.Usage()
+			return nil
+		}
+		return usageError("token needs a subcommand: cutover token create --scope sdk|operator|admin [--name N]")
+	}
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
