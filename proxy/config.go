@@ -103,7 +103,7 @@ type Config struct {
 	Transport http.RoundTripper
 	// FlushInterval is the httputil.ReverseProxy flush interval of the
 	// client's response. Zero: flush as the upstream's writes arrive for
-	// streamed responses, as ReverseProxy does. Reloadable.
+	// streamed responses, as ReverseProxy does.
 	FlushInterval time.Duration
 	// Logger receives the proxy's own trouble (upstream errors, panicking
 	// sinks, a refused rollout). Zero: slog.Default().

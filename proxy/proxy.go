@@ -504,18 +504,20 @@ func (p *Proxy) release() {
 // the response for comparison and implement the fallback.
 func (p *Proxy) reverseProxy(target func(*runtimeConfig) *url.URL, capture bool) *httputil.ReverseProxy {
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			rc := p.rt.Load()
-			if ex := exchangeOf(pr.In.Context()); ex != nil {
-				rc = ex.rc
-			}
-			pr.SetURL(target(rc))
-		},
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target(p.rt.Load())) },
 		Transport: p.transport,
 		ErrorLog:  slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
 	}
 	rp.FlushInterval = p.rt.Load().flushInterval
 	if capture {
+		// The request's exchange holds the configuration it started with.
+		rp.Rewrite = func(pr *httputil.ProxyRequest) {
+			rc := p.rt.Load()
+			if ex := exchangeOf(pr.In.Context()); ex != nil {
+				rc = ex.rc
+			}
+			pr.SetURL(target(rc))
+		}
 		rp.ModifyResponse = p.captureResponse
 		rp.ErrorHandler = p.primaryError
 	}
@@ -556,9 +558,15 @@ func (p *Proxy) captureResponse(resp *http.Response) error {
 			return statusError(resp.StatusCode)
 		}
 	}
+	// ReverseProxy only reads resp.Header from here on: keep it, uncopied.
 	ex.primary.resp.Status = resp.StatusCode
-	ex.primary.resp.Header = resp.Header.Clone()
+	ex.primary.resp.Header = resp.Header
 	ex.primary.status = true
+	if n := resp.ContentLength; n > 0 && n <= ex.rc.maxRspBody {
+		ex.primary.resp.Body = make([]byte, 0, n)
+	} else if n > ex.rc.maxRspBody {
+		ex.primary.resp.Truncated = true // known to be over the limit: keep nothing
+	}
 	resp.Body = &teeBody{ReadCloser: resp.Body, c: &ex.primary, limit: ex.rc.maxRspBody}
 	return nil
 }

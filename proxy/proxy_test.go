@@ -581,3 +581,31 @@ func TestWriteMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestResponseOverLimitStreamsWholeAndIsNotCompared(t *testing.T) {
+	big := strings.Repeat("a", 5000)
+	old := newUpstream(t, text(big))
+	new := newUpstream(t, text(strings.Repeat("b", 5000)))
+	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeShadow), MaxResponseBody: 100})
+	if _, body := h.do(t, "GET", "/", nil); body != big {
+		t.Fatalf("client got %d bytes, want all %d", len(body), len(big))
+	}
+	if o := h.sink.next(t); o.Outcome != cutover.OutcomeMatch {
+		t.Fatalf("observation: %+v", o)
+	}
+	if s := h.p.Stats(); s.OversizeResponses != 1 {
+		t.Fatalf("OversizeResponses = %d", s.OversizeResponses)
+	}
+}
+
+func TestReverseShadowWithoutFallbackPassesNewFailure(t *testing.T) {
+	old := newUpstream(t, text("old"))
+	new := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) })
+	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeReverseShadow), DisableFallback: true})
+	if code, body := h.do(t, "GET", "/", nil); code != 503 || body != "down\n" {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if o := h.sink.next(t); o.Outcome != cutover.OutcomeError || o.Signature != "error:new" {
+		t.Fatalf("observation: %+v", o)
+	}
+}
