@@ -33,7 +33,7 @@ func deadServer(t *testing.T) string {
 }
 
 func TestRemoteCommandsUsage(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cases := []struct {
 		args []string
 		want string
@@ -63,7 +63,7 @@ func TestRemoteCommandsUsage(t *testing.T) {
 }
 
 func TestRemoteCommandsUnreachable(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	url := deadServer(t)
 	for _, args := range [][]string{
 		{"status"},
