@@ -215,7 +215,13 @@ func TestDiff(t *testing.T) {
 		{name: "times differ", a: []time.Time{t0}, b: []time.Time{t0.Add(1)}, want: []string{"[0]: 2026-03-01T12:00:00.0000005Z != 2026-03-01T12:00:00.000000501Z"}},
 		{name: "array", a: [3]int{1, 2, 3}, b: [3]int{1, 2, 4}, want: []string{"[2]: 3 != 4"}},
 		{name: "array of one pointer", a: [1]*int{&one}, b: [1]*int{nil}, want: []string{"[0]: &1 != nil"}},
-		{name: "struct of one pointer", a: holder{V: &one}, b: holder{V: &one}},
+		{name: "struct holding an interface", a: holder{V: &one}, b: holder{V: &one}},
+		// Pointer-shaped structs and arrays are stored in interfaces
+		// directly, not through a pointer: the root must be read so.
+		{name: "pointer-shaped struct", a: struct{ P *int }{&one}, b: struct{ P *int }{new(int)}, want: []string{".P: &1 != &0"}},
+		{name: "pointer-shaped struct, equal", a: struct{ P *int }{&one}, b: struct{ P *int }{&[]int{1}[0]}},
+		{name: "pointer-shaped nested", a: struct{ A [1]struct{ M map[string]int } }{}, b: struct{ A [1]struct{ M map[string]int } }{[1]struct{ M map[string]int }{{map[string]int{"k": 1}}}}, want: []string{`.A[0].M["k"]: <missing> != 1`}},
+		{name: "two-field struct with pointers", a: struct{ P, Q *int }{&one, nil}, b: struct{ P, Q *int }{&one, &one}, want: []string{".Q: nil != &1"}},
 
 		// Interfaces.
 		{name: "interface dynamic types", a: []any{1}, b: []any{"1"}, want: []string{`[0]: 1 != "1"`}},
@@ -753,6 +759,9 @@ func TestTimeFromFields(t *testing.T) {
 		time.Now(), // monotonic
 		time.Now().Round(0),
 		time.Now().Add(-100 * 365 * 24 * time.Hour), // monotonic, before 1970
+		time.Now().Add(130 * 365 * 24 * time.Hour),  // monotonic, near 2157
+		time.Now().Add(-150 * 365 * 24 * time.Hour), // before 1885: reading dropped
+		time.Now().Add(200 * 365 * 24 * time.Hour),  // after 2157: reading dropped
 		time.Date(1885, 1, 1, 0, 0, 0, 0, time.UTC),
 		time.Date(1884, 12, 31, 23, 59, 59, 999999999, time.UTC),
 		time.Date(1600, 2, 29, 1, 2, 3, 4, time.UTC),
