@@ -19,6 +19,7 @@ type FieldError struct {
 	Err   error
 }
 
+// Error returns "field: what is wrong".
 func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return e.Err.Error()
@@ -26,6 +27,7 @@ func (e *FieldError) Error() string {
 	return e.Field + ": " + e.Err.Error()
 }
 
+// Unwrap returns the decoding error.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // DecodeFields is [Decode] that, when it fails, returns a [*FieldError]

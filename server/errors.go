@@ -24,6 +24,7 @@ type Error struct {
 	Gate *api.GateStatus
 }
 
+// Error returns the message, prefixed by the field if there is one.
 func (e *Error) Error() string {
 	if e.Field != "" {
 		return e.Field + ": " + e.Message

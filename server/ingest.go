@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/diff"
 )
 
 // Ingest records a report batch, once per batch id: a retried batch is
@@ -126,7 +128,9 @@ func (s *Service) Ingest(ctx context.Context, b api.ReportBatch) (api.ReportAck,
 			if end.After(gd.LastSeen) {
 				gd.LastSeen = end.UTC()
 			}
-			gd.Samples = append(gd.Samples, g.Samples...)
+			for _, smp := range g.Samples {
+				gd.Samples = append(gd.Samples, boundSample(smp))
+			}
 			if n := len(gd.Samples); n > s.maxSamples {
 				gd.Samples = gd.Samples[n-s.maxSamples:]
 			}
@@ -273,4 +277,42 @@ func (s *Service) Mismatches(ctx context.Context, name string, window time.Durat
 		}
 	}
 	return gs, nil
+}
+
+// Bounds on what one stored sample keeps, so that samples cannot grow the
+// database without limit whatever clients send.
+const (
+	maxSampleDiffs = 20
+	maxSampleText  = 512
+)
+
+// boundSample truncates a sample's key, values and error messages, and
+// keeps its first maxSampleDiffs differences.
+func boundSample(s api.Sample) api.Sample {
+	s.Key = truncate(s.Key)
+	s.OldError = truncate(s.OldError)
+	s.NewError = truncate(s.NewError)
+	s.Time = s.Time.UTC()
+	if len(s.Diffs) > maxSampleDiffs {
+		s.Diffs = s.Diffs[:maxSampleDiffs]
+	}
+	if len(s.Diffs) > 0 {
+		ds := make([]diff.Difference, len(s.Diffs))
+		for i, d := range s.Diffs {
+			ds[i] = diff.Difference{Path: truncate(d.Path), Old: truncate(d.Old), New: truncate(d.New)}
+		}
+		s.Diffs = ds
+	}
+	return s
+}
+
+func truncate(s string) string {
+	if len(s) <= maxSampleText {
+		return s
+	}
+	cut := maxSampleText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
