@@ -218,7 +218,7 @@ func TestDiff(t *testing.T) {
 		{name: "struct holding an interface", a: holder{V: &one}, b: holder{V: &one}},
 		// Pointer-shaped structs and arrays are stored in interfaces
 		// directly, not through a pointer: the root must be read so.
-		{name: "pointer-shaped struct", a: struct{ P *int }{&one}, b: struct{ P *int }{new(int)}, want: []string{".P: &1 != &0"}},
+		{name: "pointer-shaped struct", a: struct{ P *int }{&one}, b: struct{ P *int }{new(int)}, want: []string{".P: 1 != 0"}},
 		{name: "pointer-shaped struct, equal", a: struct{ P *int }{&one}, b: struct{ P *int }{&[]int{1}[0]}},
 		{name: "pointer-shaped nested", a: struct{ A [1]struct{ M map[string]int } }{}, b: struct{ A [1]struct{ M map[string]int } }{[1]struct{ M map[string]int }{{map[string]int{"k": 1}}}}, want: []string{`.A[0].M["k"]: <missing> != 1`}},
 		{name: "two-field struct with pointers", a: struct{ P, Q *int }{&one, nil}, b: struct{ P, Q *int }{&one, &one}, want: []string{".Q: nil != &1"}},
