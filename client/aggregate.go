@@ -28,7 +28,9 @@ type limits struct {
 }
 
 // aggregator sums observations into aggregates, one per aggKey, over one
-// window. It is not safe for concurrent use; the reporter locks it.
+// window. Each aggregate starts at its earliest observation (the server
+// files it under that minute) and ends when the window is cut. It is not
+// safe for concurrent use; the reporter locks it.
 type aggregator struct {
 	limits limits
 	start  time.Time
@@ -41,6 +43,7 @@ type aggregator struct {
 
 // aggState is one aggregate being summed.
 type aggState struct {
+	start      time.Time // the earliest observation's time
 	counts     map[cutover.Outcome]int64
 	oldErrors  int64
 	newErrors  int64
@@ -57,10 +60,16 @@ func newAggregator(l limits, start time.Time) *aggregator {
 // add sums one observation.
 func (a *aggregator) add(o *cutover.Observation) {
 	k := aggKey{o.Migration, o.Operation, o.Kind, o.Mode}
+	at := o.Time
+	if at.IsZero() {
+		at = a.start
+	}
 	st := a.aggs[k]
 	if st == nil {
-		st = &aggState{counts: map[cutover.Outcome]int64{}}
+		st = &aggState{counts: map[cutover.Outcome]int64{}, start: at}
 		a.aggs[k] = st
+	} else if at.Before(st.start) {
+		st.start = at
 	}
 	a.observed++
 	st.counts[o.Outcome]++
@@ -140,7 +149,7 @@ func (a *aggregator) aggregates(end time.Time) []api.Aggregate {
 			Operation: k.operation,
 			Kind:      k.kind.String(),
 			Mode:      k.mode,
-			Start:     a.start.UTC(),
+			Start:     st.start.UTC(),
 			End:       end.UTC(),
 			Counts:    st.counts,
 			OldErrors: st.oldErrors,

@@ -238,10 +238,11 @@ func (r *Reporter) Flush(ctx context.Context) error {
 func (r *Reporter) cut() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.opts.Now()
 	if r.agg.empty() {
+		r.agg.start = now // the window of observations without a time
 		return
 	}
-	now := r.opts.Now()
 	b := &pendingBatch{
 		batch: api.ReportBatch{
 			BatchID:    newBatchID(),
