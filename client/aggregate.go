@@ -2,9 +2,11 @@ package client
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/diff"
 )
 
 // aggKey identifies one aggregate.
@@ -113,20 +115,39 @@ func (a *aggregator) add(o *cutover.Observation) {
 // differing paths (as the observation carries them, after the library's
 // redaction hook) and error messages.
 func sampleOf(o *cutover.Observation, maxDiffs int) api.Sample {
-	s := api.Sample{Key: o.Key, Time: o.Time.UTC()}
+	s := api.Sample{Key: truncate(o.Key), Time: o.Time.UTC()}
 	if n := len(o.Diffs); n > 0 {
 		if n > maxDiffs {
 			n = maxDiffs
 		}
-		s.Diffs = append(s.Diffs, o.Diffs[:n]...)
+		s.Diffs = make([]diff.Difference, n)
+		for i, d := range o.Diffs[:n] {
+			s.Diffs[i] = diff.Difference{Path: truncate(d.Path), Old: truncate(d.Old), New: truncate(d.New)}
+		}
 	}
 	if o.Old.Err != nil {
-		s.OldError = o.Old.Err.Error()
+		s.OldError = truncate(o.Old.Err.Error())
 	}
 	if o.New.Err != nil {
-		s.NewError = o.New.Err.Error()
+		s.NewError = truncate(o.New.Err.Error())
 	}
 	return s
+}
+
+// maxSampleText bounds each string of a sample, so that a huge value or
+// error message cannot make a batch too large for the server.
+const maxSampleText = 1024
+
+// truncate cuts s to maxSampleText bytes, on a rune boundary, marking the cut.
+func truncate(s string) string {
+	if len(s) <= maxSampleText {
+		return s
+	}
+	cut := maxSampleText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func addLatency(sk *api.Sketch, d time.Duration) *api.Sketch {

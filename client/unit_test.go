@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
@@ -200,6 +201,21 @@ func TestAggregator(t *testing.T) {
 	var back api.ReportBatch
 	if err := api.Decode(b, &back); err != nil {
 		t.Fatalf("the batch does not decode strictly: %v", err)
+	}
+}
+
+func TestSampleTruncatesLongText(t *testing.T) {
+	long := strings.Repeat("é", 2000) // two bytes a rune
+	o := &cutover.Observation{Key: long, Outcome: cutover.OutcomeMismatch,
+		Diffs: []diff.Difference{{Path: ".A", Old: long, New: "x"}}, New: cutover.Side{Err: errors.New(long)}}
+	s := sampleOf(o, 5)
+	for name, v := range map[string]string{"key": s.Key, "old": s.Diffs[0].Old, "error": s.NewError} {
+		if len(v) > maxSampleText+len("…") || !strings.HasSuffix(v, "…") || !utf8.ValidString(v) {
+			t.Errorf("%s: %d bytes, valid %v", name, len(v), utf8.ValidString(v))
+		}
+	}
+	if s.Diffs[0].New != "x" || s.Diffs[0].Path != ".A" {
+		t.Errorf("short strings changed: %+v", s.Diffs[0])
 	}
 }
 
