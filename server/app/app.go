@@ -66,6 +66,9 @@ type Config struct {
 	// Heartbeat and MaxBodyBytes configure the HTTP API (see httpapi.Config).
 	Heartbeat    time.Duration
 	MaxBodyBytes int64
+	// UI, if set, makes the handler of the web pages (the dashboard) that
+	// serves every path outside /api/ no API route takes. Zero: no pages.
+	UI func(svc *server.Service, log *slog.Logger) http.Handler
 }
 
 // App is a running control plane.
@@ -172,9 +175,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		done: make(chan struct{}), AdminSecret: secret, Database: desc,
 		serveErr: make(chan error, 1),
 	}
+	var ui http.Handler
+	if cfg.UI != nil {
+		ui = cfg.UI(svc, log)
+	}
 	a.handler = httpapi.New(httpapi.Config{
 		Service: svc, Logger: log, Done: a.done,
-		Heartbeat: cfg.Heartbeat, MaxBodyBytes: cfg.MaxBodyBytes,
+		Heartbeat: cfg.Heartbeat, MaxBodyBytes: cfg.MaxBodyBytes, Fallback: ui,
 	})
 	a.http = &http.Server{
 		Handler:           a.handler,

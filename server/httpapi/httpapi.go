@@ -51,6 +51,9 @@ type Config struct {
 	// Done, when closed, ends every watch stream (at shutdown: streams are
 	// long-lived requests that http.Server.Shutdown would wait for).
 	Done <-chan struct{}
+	// Fallback, if set, serves the requests no route matches outside
+	// /api/ (the dashboard's pages). Zero: a JSON 404.
+	Fallback http.Handler
 }
 
 // Handler serves the API. Create it with [New].
@@ -83,7 +86,12 @@ func New(cfg Config) *Handler {
 	for _, r := range h.routes() {
 		h.mux.Handle(r.Pattern, h.wrap(r))
 	}
+	fallback := cfg.Fallback
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if fallback != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
+			fallback.ServeHTTP(w, r)
+			return
+		}
 		h.writeError(w, r, server.Errorf(api.CodeNotFound, "no such endpoint: %s %s (see docs/api.md)", r.Method, r.URL.Path))
 	})
 	return h

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/servertest"
 	"go.uber.org/goleak"
 )
@@ -401,4 +403,22 @@ func TestDocsListEveryRoute(t *testing.T) {
 		}
 	}
 	_ = context.Background
+}
+
+func TestFallbackServesPagesOutsideTheAPI(t *testing.T) {
+	srv := servertest.Start(t, servertest.WithUI(func(*server.Service, *slog.Logger) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "page "+r.URL.Path) })
+	}))
+	resp, err := http.Get(srv.URL + "/migrations/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "page /migrations/orders" {
+		t.Fatalf("fallback answered %q", body)
+	}
+	if code, e, _ := raw(t, srv, "", "GET", "/api/v1/nothing", ""); code != 404 || e.Code != api.CodeNotFound {
+		t.Fatalf("unknown API route with a UI: %d %+v", code, e)
+	}
 }

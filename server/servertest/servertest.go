@@ -77,6 +77,11 @@ func WithMaxBodyBytes(n int64) Option { return func(o *options) { o.cfg.MaxBodyB
 // test fails, then they are in the test log).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.cfg.Logger = l } }
 
+// WithUI serves web pages (the dashboard) outside /api/; see app.Config.UI.
+func WithUI(ui func(svc *server.Service, log *slog.Logger) http.Handler) Option {
+	return func(o *options) { o.cfg.UI = ui }
+}
+
 // WithAdminToken accepts secret as an admin token, as CUTOVER_ADMIN_TOKEN
 // does.
 func WithAdminToken(secret string) Option { return func(o *options) { o.cfg.AdminToken = secret } }
