@@ -321,7 +321,9 @@ func (b *pgBackend) where(s segment, intKey bool) (string, []any) {
 		conds = append(conds, fmt.Sprintf("%s < $%d%s", b.keyCmp, len(args), b.keyParam))
 	}
 	if len(conds) == 0 {
-		return "", nil
+		// A NULL key is no key: ranges leave such rows out, and so must
+		// the whole.
+		return " WHERE cutover_s.k IS NOT NULL", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }

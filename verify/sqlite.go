@@ -15,33 +15,15 @@ import (
 	"modernc.org/sqlite"
 )
 
-// SQLite has no md5: verify registers two functions on the modernc driver
-// (for every connection it opens afterwards, under names no one else uses):
+// SQLite has no md5 (nor PostgreSQL's hash): verify registers an aggregate
+// on the modernc driver, for every connection it opens afterwards, under a
+// name no one else uses:
 //
-//	cutover_canon(spec, value)            the canonical text of value
-//	cutover_checksum(spec, key, values…)  aggregate: sum of row hashes mod 2^64
+//	cutover_checksum(spec, key, values…)  sum of row hashes modulo 2^64
 //
-// spec is "places;micros;kinds", one kind letter per compared column; both
-// compute exactly what the PostgreSQL SQL computes.
+// spec is "places;micros;hash;kinds", one kind letter per compared column.
+// It computes exactly what the PostgreSQL SQL computes.
 var registerOnce = sync.OnceValue(func() error {
-	err := sqlite.RegisterFunction("cutover_canon", &sqlite.FunctionImpl{
-		NArgs:         2,
-		Deterministic: true,
-		Scalar: func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			sp, err := parseSpec(args[0])
-			if err != nil {
-				return nil, err
-			}
-			s, ok := sp.norm.canonValue(sp.kinds[0], args[1])
-			if !ok {
-				return nil, nil
-			}
-			return s, nil
-		},
-	})
-	if err != nil {
-		return err
-	}
 	return sqlite.RegisterFunction("cutover_checksum", &sqlite.FunctionImpl{
 		NArgs:         -1,
 		Deterministic: true,
@@ -156,6 +138,8 @@ type sqliteBackend struct {
 
 	cols   []column
 	intKey bool
+	kinds  []kind // of the compared columns
+	norm   normalizer
 
 	cte      string
 	keyCmp   string
@@ -283,11 +267,15 @@ func (b *sqliteBackend) prepare(kinds []kind, n normalizer) {
 	if !b.intKey {
 		b.keyCmp = "cutover_s.k COLLATE BINARY"
 	}
+	b.kinds, b.norm = kinds[1:], n
 	args := []string{quoteLiteral(specString(n, kinds[1:])), "k"}
 	sel := []string{"k"}
 	for i := 1; i < len(kinds); i++ {
 		args = append(args, names[i])
-		sel = append(sel, "cutover_canon("+quoteLiteral(specString(n, kinds[i:i+1]))+", "+names[i]+")")
+		// Unary plus leaves the value as it is stored but hides the
+		// declared type, so that the driver hands over what the
+		// checksum saw (not a time.Time parsed from a DATETIME's text).
+		sel = append(sel, "+"+names[i])
 	}
 	b.sumSQL = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
 	b.fetchSel = strings.Join(sel, ", ")
@@ -311,7 +299,9 @@ func (b *sqliteBackend) where(s segment) (string, []any) {
 		args = append(args, arg(s.hi))
 	}
 	if len(conds) == 0 {
-		return "", nil
+		// A NULL key is no key: ranges leave such rows out, and so must
+		// the whole.
+		return " WHERE cutover_s.k IS NOT NULL", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
@@ -385,18 +375,19 @@ func (b *sqliteBackend) fetch(ctx context.Context, s segment) ([]row, error) {
 	n := len(b.cols) - 1
 	var out []row
 	err := b.rows(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
-		vals := make([]sql.NullString, n)
+		raw := make([]any, n)
 		dest := make([]any, n)
-		for i := range vals {
-			dest[i] = &vals[i]
+		for i := range raw {
+			dest[i] = &raw[i]
 		}
 		k, err := b.scanKey(r, dest)
 		if err != nil {
 			return err
 		}
 		rw := row{key: k, vals: make([]value, n)}
-		for i, v := range vals {
-			rw.vals[i] = value{s: v.String, ok: v.Valid}
+		for i, v := range raw {
+			s, ok := b.norm.canonValue(b.kinds[i], v)
+			rw.vals[i] = value{s: s, ok: ok}
 		}
 		out = append(out, rw)
 		return nil
