@@ -18,9 +18,10 @@
 //
 // # What counts as equal
 //
-//   - time.Time values are equal when they are the same instant (monotonic
-//     clock readings and locations are ignored), after truncation to
-//     [Options].TimePrecision.
+//   - time.Time values (and values of types defined on it, such as
+//     type Stamp time.Time) are equal when they are the same instant
+//     (monotonic clock readings and locations are ignored), after truncation
+//     to [Options].TimePrecision.
 //   - Floats are equal when they differ by at most [Options].FloatTolerance;
 //     NaN equals NaN, and 0 equals -0. Complex numbers compare by parts.
 //   - Nil and empty slices and maps are equal.
@@ -697,13 +698,14 @@ func (w *walker) compare(a, b reflect.Value, depth int) bool {
 			return true
 		}
 	case reflect.Struct:
-		if t == timeType {
+		info := w.structInfo(t)
+		if info.isTime {
 			if w.timeEqual(a, b) {
 				return true
 			}
 			break
 		}
-		return w.compareStruct(a, b, depth)
+		return w.compareStruct(info, a, b, depth)
 	case reflect.Pointer:
 		if a.UnsafePointer() == b.UnsafePointer() {
 			return true
@@ -928,8 +930,7 @@ func timeFromFields(wall uint64, ext int64) time.Time {
 	return time.Unix(sec+internalToUnix, nsec).UTC()
 }
 
-func (w *walker) compareStruct(a, b reflect.Value, depth int) bool {
-	info := w.structInfo(a.Type())
+func (w *walker) compareStruct(info *structInfo, a, b reflect.Value, depth int) bool {
 	if w.fast() && a.CanAddr() && b.CanAddr() {
 		return w.structEqualAt(info, unsafe.Pointer(a.UnsafeAddr()), unsafe.Pointer(b.UnsafeAddr()), a, b, depth)
 	}
@@ -979,6 +980,9 @@ type structInfo struct {
 	names   []string
 	fields  []fieldInfo
 	allLeaf bool // every field is a leaf
+	// isTime: time.Time, or a type defined on it (type Stamp time.Time),
+	// compared as an instant rather than field by field.
+	isTime bool
 }
 
 type fieldInfo struct {
@@ -1010,7 +1014,8 @@ func structInfoOf(t reflect.Type) *structInfo {
 		return v.(*structInfo)
 	}
 	n := t.NumField()
-	info := &structInfo{names: make([]string, n), fields: make([]fieldInfo, n), allLeaf: true}
+	info := &structInfo{names: make([]string, n), fields: make([]fieldInfo, n), allLeaf: true,
+		isTime: leafKindOf(t) == leafTime}
 	for i := range n {
 		f := t.Field(i)
 		info.names[i] = f.Name
@@ -1031,6 +1036,10 @@ func leafKindOf(t reflect.Type) leafKind {
 		return leafNone
 	}
 	switch t.Kind() {
+	case reflect.Struct:
+		if t.ConvertibleTo(timeType) {
+			return leafTime
+		}
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		switch t.Size() {
@@ -1110,7 +1119,16 @@ func (w *walker) compareList(a, b reflect.Value, depth int) bool {
 	}
 	if w.fast() && n == m && a.Kind() == reflect.Slice {
 		et := a.Type().Elem()
-		if leaf := leafKindOf(et); leaf != leafNone {
+		var info *structInfo
+		leaf := leafTime
+		if et.Kind() == reflect.Struct {
+			if info = w.structInfo(et); !info.isTime {
+				leaf = leafNone
+			}
+		} else {
+			leaf = leafKindOf(et)
+		}
+		if leaf != leafNone {
 			// Slices of numbers, strings, times: in place, by stride;
 			// integers all at once, bitwise.
 			pa, pb, size := a.UnsafePointer(), b.UnsafePointer(), et.Size()
@@ -1124,9 +1142,9 @@ func (w *walker) compareList(a, b reflect.Value, depth int) bool {
 			}
 			return true
 		}
-		if et.Kind() == reflect.Struct && et != timeType {
+		if info != nil {
 			// Slices of structs: elements in place, by stride.
-			info, size := w.structInfo(et), et.Size()
+			size := et.Size()
 			pa, pb := a.UnsafePointer(), b.UnsafePointer()
 			for i := range n {
 				var ea, eb reflect.Value
@@ -1458,7 +1476,7 @@ func appendValue(b []byte, v reflect.Value, depth int) []byte {
 		}
 		return strconv.AppendQuote(b, v.String())
 	case reflect.Struct:
-		if v.Type() == timeType {
+		if structInfoOf(v.Type()).isTime {
 			return timeOf(v).AppendFormat(b, time.RFC3339Nano)
 		}
 		if depth > 3 {

@@ -57,6 +57,8 @@ type wife struct {
 
 type caseless string
 
+type stamp time.Time
+
 type account struct {
 	ID    int
 	email caseless // unexported, with a custom equality
@@ -240,6 +242,10 @@ func TestDiff(t *testing.T) {
 		{name: "time precision crosses", a: t0.Add(999 * time.Microsecond), b: t0.Add(time.Millisecond), opts: Options{TimePrecision: time.Millisecond}, want: []string{"(root): 2026-03-01T12:00:00.0009995Z != 2026-03-01T12:00:00.0010005Z"}},
 		{name: "time in struct, other location", a: Order{Placed: t0}, b: Order{Placed: t0.In(berlin)}},
 		{name: "zero times", a: time.Time{}, b: time.Time{}.In(berlin)},
+		{name: "defined time type", a: stamp(now), b: stamp(now.Round(0).In(berlin))},
+		{name: "defined time type differs", a: []stamp{stamp(t0)}, b: []stamp{stamp(t0.Add(time.Second))}, want: []string{"[0]: 2026-03-01T12:00:00.0000005Z != 2026-03-01T12:00:01.0000005Z"}},
+		{name: "defined time type in struct", a: struct{ S stamp }{stamp(now)}, b: struct{ S stamp }{stamp(now.Round(0))}},
+		{name: "defined time type unexported, not addressable", a: []any{struct{ s stamp }{stamp(now)}}, b: []any{struct{ s stamp }{stamp(now.Round(0).In(berlin))}}},
 
 		// Funcs and channels.
 		{name: "nil funcs", a: (func())(nil), b: (func())(nil)},
@@ -423,17 +429,17 @@ func ptrString(ch chan int) string {
 
 func TestPathAndValueFormat(t *testing.T) {
 	a, b := newOrder(), newOrder()
-	b.Items[3].Price = a.Items[3].Price + 1
+	a.Items[3].Price, b.Items[3].Price = 100, 101
 	b.Shipping.City = "Shelbyville"
 	got := Diff(a, b)
 	want := []Difference{
 		{Path: ".Shipping.City", Old: `"Springfield"`, New: `"Shelbyville"`},
-		{Path: ".Items[3].Price", Old: "400", New: "401"},
+		{Path: ".Items[3].Price", Old: "100", New: "101"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Diff = %#v; want %#v", got, want)
 	}
-	if s := got[1].String(); s != ".Items[3].Price: 400 != 401" {
+	if s := got[1].String(); s != ".Items[3].Price: 100 != 101" {
 		t.Errorf("String() = %q", s)
 	}
 	if s := (Difference{Old: "1", New: "2"}).String(); s != "(root): 1 != 2" {
