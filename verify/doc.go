@@ -12,8 +12,9 @@
 // The key space is cut into ranges of about [Options].ChunkRows rows
 // (integer keys by value between the smallest and largest key, string keys
 // at every ChunkRows-th key). For each range, each database computes a count
-// and a checksum itself — the sum, modulo 2^64, of a 64-bit hash (the first
-// 8 bytes of an md5) of each row's canonical text — so only two numbers
+// and a checksum itself — the sum, modulo 2^64, of a 64-bit hash of each
+// row's canonical text (PostgreSQL's hashtextextended, ported to Go for
+// SQLite; md5 where a server's hash differs from the port) — so only two numbers
 // cross the network. Ranges whose counts and checksums agree are settled;
 // the others are split into [Options].Factor parts, again and again, until a
 // range holds at most [Options].Threshold rows, whose rows are then fetched
@@ -26,7 +27,7 @@
 //
 // Two engines agree on equal data because every value is turned into the
 // same canonical text before it is hashed, in SQL on PostgreSQL and in a Go
-// function registered on the SQLite driver (SQLite has no md5):
+// aggregate registered on the SQLite driver (SQLite has no md5):
 //
 //   - integers: decimal text;
 //   - decimals and floats: rounded half away from zero to

@@ -618,7 +618,7 @@ func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 	sums[0], errs[0] = e.old.checksum(ctx, j.seg)
 	wg.Wait()
 	e.queries.Add(2)
-	if err := sideErrors("checksum", j.seg, errs); err != nil {
+	if err := sideErrors("checksum", errs); err != nil {
 		return nil, err
 	}
 	o, n := sums[0], sums[1]
@@ -675,8 +675,8 @@ func (e *engine) split(ctx context.Context, s segment, o, n summary) ([]segment,
 	return splitAt(s, keys), nil
 }
 
-// sideErrors names the side and the range of failed queries.
-func sideErrors(what string, s segment, errs [2]error) error {
+// sideErrors names the side of failed queries.
+func sideErrors(what string, errs [2]error) error {
 	var out []error
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -697,7 +697,7 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 	rows[0], errs[0] = e.old.fetch(ctx, j.seg)
 	wg.Wait()
 	e.queries.Add(2)
-	if err := sideErrors("fetching rows", j.seg, errs); err != nil {
+	if err := sideErrors("fetching rows", errs); err != nil {
 		return err
 	}
 	e.fetched.Add(int64(len(rows[0]) + len(rows[1])))

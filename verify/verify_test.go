@@ -368,3 +368,40 @@ func TestMD5Hash(t *testing.T) {
 		t.Fatalf("one change with md5: %+v", r)
 	}
 }
+
+// TestTypesAcrossEngines compares SQLite's loose storage with PostgreSQL's
+// types: a uuid key, dates, bytes, booleans, decimals held as text, Unix
+// seconds against a timestamp without time zone.
+func TestTypesAcrossEngines(t *testing.T) {
+	lite, pg := newSQLite(t), newPostgres(t)
+	lite.exec(t, "CREATE TABLE x (id TEXT PRIMARY KEY, d DATE, b BLOB, ok BOOLEAN, n NUMERIC, i INTEGER, ts TIMESTAMP, s TEXT)")
+	pg.exec(t, "CREATE TABLE x (id uuid PRIMARY KEY, d date, b bytea, ok boolean, n numeric, i bigint, ts timestamp, s varchar(20))")
+	for i := range 300 {
+		id := fmt.Sprintf("%08x-1111-4000-8000-%012x", i*2654435761%4294967296, i)
+		ts := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * 37 * time.Hour)
+		var n any = fmt.Sprintf("%d.50", i) // "12.50" as text in SQLite
+		if i%7 == 0 {
+			n = nil
+		}
+		lite.exec(t, "INSERT INTO x VALUES (?, ?, ?, ?, ?, ?, ?, ?)", id, ts.Format(time.DateOnly), []byte{byte(i), 0, 255}, i%3 == 0, n, int64(i)*1e12, ts.Unix(), fmt.Sprint("s", i))
+		pg.exec(t, "INSERT INTO x VALUES ($1, $2, $3, $4, $5::numeric, $6, $7, $8)", id, ts.Truncate(24*time.Hour), []byte{byte(i), 0, 255}, i%3 == 0, n, int64(i)*1e12, ts, fmt.Sprint("s", i))
+	}
+	q := "SELECT id, d, b, ok, n, i, ts, s FROM x"
+	for _, pair := range [][2]*testDB{{lite, pg}, {pg, lite}} {
+		r, err := Compare(context.Background(), Source{URL: pair[0].url, Query: q}, Source{URL: pair[1].url, Query: q}, Options{ChunkRows: 50, Threshold: 5, Factor: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Identical || r.OldRows != 300 {
+			t.Fatalf("%s → %s: %+v", pair[0].engine, pair[1].engine, r)
+		}
+	}
+	pg.exec(t, "UPDATE x SET b = '\\x0000ff' WHERE i = 5e12")
+	r, err := Compare(context.Background(), Source{URL: lite.url, Query: q}, Source{URL: pg.url, Query: q}, Options{ChunkRows: 50, Threshold: 5, Factor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Differing != 1 || r.Differences[0].Diffs[0].String() != `.b: "0500ff" != "0000ff"` {
+		t.Fatalf("%+v", r)
+	}
+}
