@@ -218,7 +218,8 @@ type Options struct {
 }
 
 // Comparer compares values with fixed [Options]. It is safe for concurrent
-// use; build one at start and reuse it.
+// use; build one at start and reuse it. The zero Comparer compares with
+// the zero Options.
 type Comparer struct {
 	ignore      []string
 	unordered   []string
@@ -239,9 +240,6 @@ func New(opts Options) (*Comparer, error) {
 		tolerance:  opts.FloatTolerance,
 		precision:  opts.TimePrecision,
 		max:        opts.MaxDifferences,
-	}
-	if c.max == 0 {
-		c.max = 100
 	}
 	if c.max < 0 {
 		return nil, fmt.Errorf("diff: MaxDifferences is %d; use a positive number, or 0 for the default of 100", opts.MaxDifferences)
@@ -618,18 +616,28 @@ func (c *Comparer) putWalker(w *walker) {
 	c.walkerCache.Put(w)
 }
 
-func (w *walker) full() bool { return w.report && len(w.diffs) >= w.c.max }
+func (w *walker) full() bool { return w.report && len(w.diffs) >= w.c.limit() }
+
+// limit is MaxDifferences, defaulted also in a zero Comparer.
+func (c *Comparer) limit() int {
+	if c.max == 0 {
+		return defaultMaxDifferences
+	}
+	return c.max
+}
+
+const defaultMaxDifferences = 100
 
 // differ records a difference at the current path and returns false.
 func (w *walker) differ(a, b reflect.Value) bool {
-	if w.report && len(w.diffs) < w.c.max {
+	if w.report && len(w.diffs) < w.c.limit() {
 		w.diffs = append(w.diffs, Difference{Path: string(w.path), Old: format(a), New: format(b)})
 	}
 	return false
 }
 
 func (w *walker) differMissing(a, b reflect.Value, aOK, bOK bool) bool {
-	if w.report && len(w.diffs) < w.c.max {
+	if w.report && len(w.diffs) < w.c.limit() {
 		d := Difference{Path: string(w.path), Old: Missing, New: Missing}
 		if aOK {
 			d.Old = format(a)

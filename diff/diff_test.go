@@ -468,6 +468,16 @@ func TestFormatBounded(t *testing.T) {
 
 func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
 
+func TestZeroComparer(t *testing.T) {
+	var c Comparer
+	if c.Equal(1, 2) || !c.Equal(1, 1) {
+		t.Error("zero Comparer: Equal is wrong")
+	}
+	if d := c.Diff([]int{1, 2}, []int{3, 4}); len(d) != 2 {
+		t.Errorf("zero Comparer: Diff = %q; want two differences", strs(d))
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	tests := []struct {
 		opts Options
