@@ -1229,6 +1229,8 @@ func (w *walker) compareUnordered(a, b reflect.Value, depth int) bool {
 	for j := range matchB {
 		matchB[j] = -1
 	}
+	const maxAugmentCells = 1 << 16
+	canAugment := (w.c.tolerance > 0 || w.c.equalities != nil) && n*m <= maxAugmentCells
 	unmatched := 0
 	for i := range n {
 		matchA[i] = -1
@@ -1239,11 +1241,14 @@ func (w *walker) compareUnordered(a, b reflect.Value, depth int) bool {
 			}
 		}
 		if matchA[i] < 0 {
+			if !w.report && !canAugment {
+				return false
+			}
 			unmatched++
 		}
 	}
-	const maxAugmentCells = 1 << 16
-	if unmatched > 0 && unmatched < n && (w.c.tolerance > 0 || w.c.equalities != nil) && n*m <= maxAugmentCells {
+	// All unmatched: no pair is equal, and no augmenting path exists.
+	if canAugment && unmatched > 0 && unmatched < n {
 		w.augment(equal, matchA, matchB)
 	}
 	// Report by index, an unmatched element of each side at the same index
