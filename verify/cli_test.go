@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/server/servertest"
 )
 
 // The command is tested end to end: built, run, its exit code and output
@@ -173,5 +175,48 @@ func TestCommandReport(t *testing.T) {
 	_, errOut, code = runCLI(t, nil, append(base, "--migration", "nosuch")...)
 	if code != 2 || !strings.Contains(errOut, "no migration named nosuch") {
 		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+}
+
+// TestCommandReportToControlPlane reports to a real control plane and
+// checks that the report counts as the verify_within gate's evidence.
+func TestCommandReportToControlPlane(t *testing.T) {
+	srv := servertest.Start(t)
+	srv.CreateMigration(t, api.CreateMigration{Name: "orders", Gates: &api.Gates{VerifyWithin: api.Duration(24 * time.Hour)}})
+	token := srv.Token(t, api.ScopeOperator)
+	old, same := newSQLite(t), newSQLite(t)
+	rows := genRows(200, false)
+	old.fill(t, "t", rows, false)
+	same.fill(t, "t", rows, false)
+	out, errOut, code := runCLI(t, []string{"CUTOVER_TOKEN=" + token, "CUTOVER_SERVER=" + srv.URL},
+		"verify", "--old-db", old.url, "--old-query", testQuery, "--new-db", same.url, "--new-query", testQuery, "--report", "--migration", "orders")
+	if code != 0 || !strings.Contains(out, "reported to the control plane") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var history []api.Change
+	if status := srv.Do(t, token, "GET", "/api/v1/migrations/orders/history", nil, &history); status != 200 {
+		t.Fatalf("history: %d", status)
+	}
+	found := false
+	for _, c := range history {
+		found = found || c.Kind == "verify"
+	}
+	if !found {
+		t.Fatalf("no verify change in the history: %+v", history)
+	}
+	var stats api.Stats
+	if status := srv.Do(t, token, "GET", "/api/v1/migrations/orders/stats?window=1h", nil, &stats); status != 200 || stats.Gates == nil {
+		t.Fatalf("stats: %d %+v", status, stats)
+	}
+	for _, c := range stats.Gates.Criteria {
+		if c.Criterion == "verify_within" && !c.Pass {
+			t.Errorf("verify_within gate: %+v", c)
+		}
+	}
+	// An sdk token may not report.
+	_, errOut, code = runCLI(t, []string{"CUTOVER_TOKEN=" + srv.Token(t, api.ScopeSDK), "CUTOVER_SERVER=" + srv.URL},
+		"verify", "--old-db", old.url, "--old-query", testQuery, "--new-db", same.url, "--new-query", testQuery, "--report", "--migration", "orders")
+	if code != 2 || !strings.Contains(errOut, "403") {
+		t.Fatalf("sdk token: exit %d\n%s", code, errOut)
 	}
 }
