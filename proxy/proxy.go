@@ -504,7 +504,7 @@ func (p *Proxy) release() {
 // the response for comparison and implement the fallback.
 func (p *Proxy) reverseProxy(target func(*runtimeConfig) *url.URL, capture bool) *httputil.ReverseProxy {
 	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target(p.rt.Load())) },
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(target(p.rt.Load())) },
 		Transport: p.transport,
 		ErrorLog:  slog.NewLogLogger(p.logger.Handler(), slog.LevelWarn),
 	}
