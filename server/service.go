@@ -167,10 +167,33 @@ func (s *Service) Start() {
 }
 
 func (s *Service) relayNotifications(ctx context.Context, n ChangeNotifier) {
+	// Changes committed from now on by any server must reach this one's
+	// watchers. Notifications sent before LISTEN is in place (at start, or
+	// while reconnecting) are lost, so every time it is, catch up from the
+	// history after the highest id seen.
+	var high int64
+	if last, err := s.store.Changes(ctx, ChangeFilter{Limit: 1, Newest: true}); err == nil && len(last) > 0 {
+		high = last[0].ID
+	}
+	relay := func(c api.Change) {
+		high = max(high, c.ID)
+		s.publish(c)
+	}
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := n.ListenChanges(ctx, func(id int64) {
+		err := n.ListenChanges(ctx, func() {
 			backoff = 100 * time.Millisecond
+			missed, err := s.store.Changes(ctx, ChangeFilter{AfterID: high})
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("catching up on changes after listening", "after", high, "err", err)
+				}
+				return
+			}
+			for _, c := range missed {
+				relay(c)
+			}
+		}, func(id int64) {
 			c, err := s.store.Change(ctx, id)
 			if err != nil {
 				if ctx.Err() == nil {
@@ -178,7 +201,7 @@ func (s *Service) relayNotifications(ctx context.Context, n ChangeNotifier) {
 				}
 				return
 			}
-			s.publish(c)
+			relay(c)
 		})
 		if ctx.Err() != nil {
 			return

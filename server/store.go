@@ -137,11 +137,13 @@ type Store interface {
 }
 
 // ChangeNotifier is implemented by stores shared by several servers
-// (PostgreSQL): ListenChanges calls fn with the id of every change committed
-// by any server, including this one, until ctx ends. It returns when ctx
-// ends, or with an error when it cannot listen (the caller retries).
+// (PostgreSQL): ListenChanges calls ready once it listens, then fn with the
+// id of every change committed by any server, including this one, until
+// ctx ends. It returns when ctx ends, or with an error when it cannot
+// listen (the caller retries, and catches up on what it missed from the
+// history when ready is called again).
 type ChangeNotifier interface {
-	ListenChanges(ctx context.Context, fn func(id int64)) error
+	ListenChanges(ctx context.Context, ready func(), fn func(id int64)) error
 }
 
 // GuardLocker is implemented by stores shared by several servers, so that

@@ -90,9 +90,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 	return sqlstore.SchemaVersion(ctx, s.Writer())
 }
 
-// ListenChanges implements server.ChangeNotifier: it calls fn with the id
-// of every change committed by any replica until ctx ends.
-func (s *Store) ListenChanges(ctx context.Context, fn func(id int64)) error {
+// ListenChanges implements server.ChangeNotifier: once LISTEN is in place
+// it calls ready, then fn with the id of every change committed by any
+// replica until ctx ends.
+func (s *Store) ListenChanges(ctx context.Context, ready func(), fn func(id int64)) error {
 	conn, err := pgx.Connect(ctx, s.url)
 	if err != nil {
 		return err
@@ -105,6 +106,7 @@ func (s *Store) ListenChanges(ctx context.Context, fn func(id int64)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return err
 	}
+	ready()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

@@ -58,7 +58,8 @@ func TestNotificationsAndGuardLock(t *testing.T) {
 	defer cancel()
 	ids := make(chan int64, 10)
 	listening := make(chan error, 1)
-	go func() { listening <- b.ListenChanges(ctx, func(id int64) { ids <- id }) }()
+	ready := make(chan struct{})
+	go func() { listening <- b.ListenChanges(ctx, func() { close(ready) }, func(id int64) { ids <- id }) }()
 
 	// The guard lock: one holder at a time, and it moves when released.
 	la, err := a.GuardLeader(ctx)
@@ -76,8 +77,12 @@ func TestNotificationsAndGuardLock(t *testing.T) {
 		t.Fatalf("b.GuardLeader after a released = %v, %v", lb, err)
 	}
 
-	// A change committed through a reaches b's listener. LISTEN may not be
-	// in place yet, so commit until one arrives.
+	// A change committed through a reaches b's listener.
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not listening after 10s")
+	}
 	deadline := time.After(10 * time.Second)
 	for i := 0; ; i++ {
 		c, err := a.CreateMigration(ctx, storetestMigration(i), storetestChange(i))

@@ -6,7 +6,8 @@
 // server acknowledged survives a crash of the process or of the machine;
 // writes go through one connection (SQLite has one writer; BEGIN
 // IMMEDIATE avoids lock upgrades), reads through a small pool of their
-// own. The schema is versioned: the migrations in schema/ are embedded and
+// own. Report batches that arrive together are committed in one
+// transaction (group commit), each acknowledged only once committed. The schema is versioned: the migrations in schema/ are embedded and
 // applied at Open.
 package sqlite
 
@@ -70,7 +71,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &Store{Store: sqlstore.New(w, r, sqlstore.Dialect{}), path: path}, nil
+	return &Store{Store: sqlstore.New(w, r, sqlstore.Dialect{GroupCommit: true}), path: path}, nil
 }
 
 // Path returns the database file's path.

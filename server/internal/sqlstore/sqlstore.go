@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover"
@@ -29,16 +30,106 @@ type Dialect struct {
 	// AfterChange, if set, runs in the transaction that appends a change
 	// (PostgreSQL: NOTIFY the other servers).
 	AfterChange func(ctx context.Context, tx *sql.Tx, id int64) error
+	// GroupCommit commits report batches that arrive together in one
+	// transaction (SQLite: one writer, and a sync per commit is most of an
+	// ingest's cost). Each caller still returns only after its batch is
+	// committed.
+	GroupCommit bool
 }
 
 // Store implements server.Store over database/sql.
 type Store struct {
 	w, r *sql.DB // writes go to w, reads to r (the same pool, or SQLite's reader pool)
 	d    Dialect
+
+	ingestQ    chan *ingestReq // to the group-commit goroutine; nil without GroupCommit
+	closing    chan struct{}   // closed by Close: the goroutine stops
+	ingestDone chan struct{}   // closed when the goroutine has stopped
+	closeOnce  sync.Once
+}
+
+// maxGroup bounds the batches committed together.
+const maxGroup = 64
+
+// ingestReq is one Ingest call waiting for the group commit.
+type ingestReq struct {
+	batchID, instance string
+	received          time.Time
+	buckets           []server.BucketDelta
+	groups            []server.GroupDelta
+	maxSamples        int
+	dup               bool
+	err               error
+	done              chan struct{}
 }
 
 // New returns a store writing through w and reading through r.
-func New(w, r *sql.DB, d Dialect) *Store { return &Store{w: w, r: r, d: d} }
+func New(w, r *sql.DB, d Dialect) *Store {
+	s := &Store{w: w, r: r, d: d, closing: make(chan struct{}), ingestDone: make(chan struct{})}
+	if d.GroupCommit {
+		s.ingestQ = make(chan *ingestReq) // unbuffered: a sent request is always answered
+		go s.groupCommit()
+	} else {
+		close(s.ingestDone)
+	}
+	return s
+}
+
+// errClosed answers the calls made after Close.
+var errClosed = errors.New("the store is closed")
+
+// groupCommit takes the waiting Ingest calls together and commits them in
+// one transaction.
+func (s *Store) groupCommit() {
+	defer close(s.ingestDone)
+	for {
+		var group []*ingestReq
+		select {
+		case <-s.closing:
+			return
+		case req := <-s.ingestQ:
+			group = append(group, req)
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case req := <-s.ingestQ:
+				group = append(group, req)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+			for _, req := range group {
+				dup, err := s.ingestTx(ctx, tx, req.batchID, req.instance, req.received, req.buckets, req.groups, req.maxSamples)
+				if err != nil {
+					return err
+				}
+				req.dup = dup
+			}
+			return nil
+		})
+		if err != nil && len(group) > 1 {
+			// One bad batch must not fail the others: commit one by one.
+			for _, req := range group {
+				req.err = inTx(ctx, s.w, func(tx *sql.Tx) error {
+					var err error
+					req.dup, err = s.ingestTx(ctx, tx, req.batchID, req.instance, req.received, req.buckets, req.groups, req.maxSamples)
+					return err
+				})
+			}
+		} else {
+			for _, req := range group {
+				req.err = err
+			}
+		}
+		cancel()
+		for _, req := range group {
+			close(req.done)
+		}
+	}
+}
 
 // Writer returns the pool writes go through.
 func (s *Store) Writer() *sql.DB { return s.w }
@@ -401,31 +492,51 @@ func encodeSketch(s *api.Sketch) []byte {
 
 // Ingest implements server.Store.
 func (s *Store) Ingest(ctx context.Context, batchID, instance string, received time.Time, buckets []server.BucketDelta, groups []server.GroupDelta, maxSamples int) (bool, error) {
+	if s.ingestQ != nil {
+		req := &ingestReq{batchID: batchID, instance: instance, received: received, buckets: buckets, groups: groups, maxSamples: maxSamples, done: make(chan struct{})}
+		select {
+		case s.ingestQ <- req:
+		case <-s.closing:
+			return false, errClosed
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		// Once taken, the batch is committed or refused whatever the caller's
+		// context says; a caller that gives up retries, as a duplicate.
+		<-req.done
+		return req.dup, req.err
+	}
 	dup := false
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO batches (batch_id, instance, received_at) VALUES ($1, $2, $3) ON CONFLICT (batch_id) DO NOTHING`, batchID, instance, ts(received))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			dup = true
-			return nil
-		}
-		for i := range buckets {
-			if err := s.mergeBucket(ctx, tx, &buckets[i]); err != nil {
-				return err
-			}
-		}
-		for i := range groups {
-			if err := s.mergeGroup(ctx, tx, &groups[i], maxSamples); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		dup, err = s.ingestTx(ctx, tx, batchID, instance, received, buckets, groups, maxSamples)
+		return err
 	})
 	return dup, err
+}
+
+// ingestTx records one batch in tx.
+func (s *Store) ingestTx(ctx context.Context, tx *sql.Tx, batchID, instance string, received time.Time, buckets []server.BucketDelta, groups []server.GroupDelta, maxSamples int) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO batches (batch_id, instance, received_at) VALUES ($1, $2, $3) ON CONFLICT (batch_id) DO NOTHING`, batchID, instance, ts(received))
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return false, err
+	} else if n == 0 {
+		return true, nil
+	}
+	for i := range buckets {
+		if err := s.mergeBucket(ctx, tx, &buckets[i]); err != nil {
+			return false, err
+		}
+	}
+	for i := range groups {
+		if err := s.mergeGroup(ctx, tx, &groups[i], maxSamples); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 func (s *Store) mergeBucket(ctx context.Context, tx *sql.Tx, d *server.BucketDelta) error {
@@ -590,8 +701,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Close implements server.Store.
+// Close implements server.Store. Calls of Ingest still waiting are
+// refused; those being committed finish first.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	<-s.ingestDone
 	err := s.w.Close()
 	if s.r != s.w {
 		if e := s.r.Close(); err == nil {
