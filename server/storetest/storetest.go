@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,8 +293,29 @@ func testConcurrentIngest(t *testing.T, s server.Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	// The same batch from every writer at once is counted once.
+	var dups sync.WaitGroup
+	var fresh atomic.Int64
+	for w := 0; w < writers; w++ {
+		dups.Add(1)
+		go func() {
+			defer dups.Done()
+			d := delta("orders", t0, cutover.ModeShadow, 1, 0, []float64{0.1}, nil)
+			dup, err := s.Ingest(ctx, "shared", "i", t0, []server.BucketDelta{d}, nil, 5)
+			if err != nil {
+				t.Error(err)
+			}
+			if !dup {
+				fresh.Add(1)
+			}
+		}()
+	}
+	dups.Wait()
+	if n := fresh.Load(); n != 1 {
+		t.Fatalf("a batch sent by %d writers at once was new %d times, want once", writers, n)
+	}
 	bs, _ := s.Buckets(ctx, "orders", t0, t0.Add(time.Minute))
-	if len(bs) != 1 || bs[0].Counts[cutover.OutcomeMatch] != writers*batches || bs[0].OldLatency.Count() != writers*batches {
+	if len(bs) != 1 || bs[0].Counts[cutover.OutcomeMatch] != writers*batches+1 || bs[0].OldLatency.Count() != writers*batches+1 {
 		t.Fatalf("after concurrent ingest: %+v", bs)
 	}
 	gs, _ := s.Groups(ctx, "orders", time.Time{})
