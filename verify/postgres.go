@@ -61,7 +61,9 @@ type pgBackend struct {
 	keyCmp   string // the key as compared in ranges and ORDER BY
 	keyParam string // a parameter's cast
 	sumSQL   string // the select list of a checksum
+	hashSel  string // the select list of a hashes query
 	fetchSel string // the select list of a fetch
+	keyArray string // the array type of key parameters
 }
 
 func openPostgres(ctx context.Context, url, query string, concurrency int) (*pgBackend, error) {
@@ -299,6 +301,14 @@ func (b *pgBackend) prepare(kinds []kind, n normalizer) {
 		hash = "hashtextextended(" + row + ", 0)"
 	}
 	b.sumSQL = "count(*), coalesce(sum(" + hash + "), 0)::text, " + mm
+	b.hashSel = "k::text, " + hash
+	b.keyArray = "::int8[]"
+	switch b.keyOID {
+	case pgtype.UUIDOID:
+		b.keyArray = "::uuid[]"
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		b.keyArray = "::text[]"
+	}
 	b.fetchSel = strings.Join(sel, ", ")
 }
 
@@ -404,11 +414,61 @@ func (b *pgBackend) splitKeys(ctx context.Context, s segment, step int64) ([]key
 	return keys, err
 }
 
-func (b *pgBackend) fetch(ctx context.Context, s segment) ([]row, error) {
-	var out []row
+func (b *pgBackend) hashes(ctx context.Context, s segment) ([]keyHash, error) {
+	var out []keyHash
 	err := b.with(ctx, func(c *pgx.Conn) error {
 		w, args := b.where(s, b.intKey())
-		rows, err := c.Query(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args...)
+		rows, err := c.Query(ctx, b.cte+"SELECT "+b.hashSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var h int64
+			if err := rows.Scan(&key, &h); err != nil {
+				return err
+			}
+			k, err := b.parseKey(key)
+			if err != nil {
+				return err
+			}
+			out = append(out, keyHash{key: k, h: uint64(h)})
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func (b *pgBackend) parseKey(s string) (keyVal, error) {
+	if !b.intKey() {
+		return keyVal{s: s}, nil
+	}
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return keyVal{}, fmt.Errorf("reading a key: %w", err)
+	}
+	return keyVal{i: i}, nil
+}
+
+func (b *pgBackend) fetchKeys(ctx context.Context, keys []keyVal) ([]row, error) {
+	var arg any
+	if b.intKey() {
+		ints := make([]int64, len(keys))
+		for i, k := range keys {
+			ints[i] = k.i
+		}
+		arg = ints
+	} else {
+		strs := make([]string, len(keys))
+		for i, k := range keys {
+			strs[i] = k.s
+		}
+		arg = strs
+	}
+	var out []row
+	err := b.with(ctx, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s WHERE cutover_s.k = ANY($1"+b.keyArray+") ORDER BY "+b.keyCmp, arg)
 		if err != nil {
 			return err
 		}
@@ -417,14 +477,11 @@ func (b *pgBackend) fetch(ctx context.Context, s segment) ([]row, error) {
 		for rows.Next() {
 			// Every column is text, whose binary form is its bytes.
 			raw := rows.RawValues()
-			r := row{vals: make([]value, n)}
-			if b.intKey() {
-				if r.key.i, err = strconv.ParseInt(string(raw[0]), 10, 64); err != nil {
-					return fmt.Errorf("reading a key: %w", err)
-				}
-			} else {
-				r.key.s = string(raw[0])
+			k, err := b.parseKey(string(raw[0]))
+			if err != nil {
+				return err
 			}
+			r := row{key: k, vals: make([]value, n)}
 			for i := range n {
 				if v := raw[i+1]; v != nil {
 					r.vals[i] = value{s: string(v), ok: true}

@@ -16,14 +16,30 @@ import (
 )
 
 // SQLite has no md5 (nor PostgreSQL's hash): verify registers an aggregate
-// on the modernc driver, for every connection it opens afterwards, under a
-// name no one else uses:
+// and a function on the modernc driver, for every connection it opens
+// afterwards, under names no one else uses:
 //
 //	cutover_checksum(spec, key, values…)  sum of row hashes modulo 2^64
+//	cutover_rowhash(spec, key, values…)   one row's hash
 //
 // spec is "places;micros;hash;kinds", one kind letter per compared column.
 // It computes exactly what the PostgreSQL SQL computes.
 var registerOnce = sync.OnceValue(func() error {
+	err := sqlite.RegisterFunction("cutover_rowhash", &sqlite.FunctionImpl{
+		NArgs:         -1,
+		Deterministic: true,
+		VolatileArgs:  true, // read during the call only, as in the aggregate
+		Scalar: func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			var a checksumAgg
+			if err := a.Step(nil, args); err != nil {
+				return nil, err
+			}
+			return int64(a.sum), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
 	return sqlite.RegisterFunction("cutover_checksum", &sqlite.FunctionImpl{
 		NArgs:         -1,
 		Deterministic: true,
@@ -144,6 +160,7 @@ type sqliteBackend struct {
 	cte      string
 	keyCmp   string
 	sumSQL   string
+	hashSel  string
 	fetchSel string
 }
 
@@ -184,8 +201,14 @@ func (b *sqliteBackend) close() {
 	_ = b.db.Close()
 }
 
-// rows runs a query and calls f for each row, holding the connection.
+// rows runs a query, prepared once, and calls f for each row, holding the
+// connection.
 func (b *sqliteBackend) rows(ctx context.Context, q string, args []any, f func(*sql.Rows) error) error {
+	return b.runQuery(ctx, q, args, true, f)
+}
+
+// runQuery is rows, keeping the prepared statement only if keep is set.
+func (b *sqliteBackend) runQuery(ctx context.Context, q string, args []any, keep bool, f func(*sql.Rows) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st, ok := b.stmts[q]
@@ -194,10 +217,14 @@ func (b *sqliteBackend) rows(ctx context.Context, q string, args []any, f func(*
 		if st, err = b.tx.PrepareContext(ctx, q); err != nil {
 			return err
 		}
-		if b.stmts == nil {
-			b.stmts = map[string]*sql.Stmt{}
+		if keep {
+			if b.stmts == nil {
+				b.stmts = map[string]*sql.Stmt{}
+			}
+			b.stmts[q] = st
+		} else {
+			defer st.Close()
 		}
-		b.stmts[q] = st
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
@@ -278,6 +305,7 @@ func (b *sqliteBackend) prepare(kinds []kind, n normalizer) {
 		sel = append(sel, "+"+names[i])
 	}
 	b.sumSQL = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
+	b.hashSel = "k, cutover_rowhash(" + strings.Join(args, ", ") + ")"
 	b.fetchSel = strings.Join(sel, ", ")
 }
 
@@ -370,11 +398,32 @@ func (b *sqliteBackend) scanKey(r *sql.Rows, rest []any) (keyVal, error) {
 	return keyVal{s: s}, nil
 }
 
-func (b *sqliteBackend) fetch(ctx context.Context, s segment) ([]row, error) {
+func (b *sqliteBackend) hashes(ctx context.Context, s segment) ([]keyHash, error) {
 	w, args := b.where(s)
+	var out []keyHash
+	err := b.rows(ctx, b.cte+"SELECT "+b.hashSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
+		var h int64
+		k, err := b.scanKey(r, []any{&h})
+		out = append(out, keyHash{key: k, h: uint64(h)})
+		return err
+	})
+	return out, err
+}
+
+func (b *sqliteBackend) fetchKeys(ctx context.Context, keys []keyVal) ([]row, error) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		if b.intKey {
+			args[i] = k.i
+		} else {
+			args[i] = k.s
+		}
+	}
+	marks := strings.Repeat("?, ", len(keys))
+	q := b.cte + "SELECT " + b.fetchSel + " FROM cutover_s WHERE " + b.keyCmp + " IN (" + marks[:len(marks)-2] + ") ORDER BY " + b.keyCmp
 	n := len(b.cols) - 1
 	var out []row
-	err := b.rows(ctx, b.cte+"SELECT "+b.fetchSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
+	err := b.runQuery(ctx, q, args, false, func(r *sql.Rows) error {
 		raw := make([]any, n)
 		dest := make([]any, n)
 		for i := range raw {

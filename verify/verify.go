@@ -20,7 +20,7 @@ const (
 	DefaultFloatPrecision = 9
 	DefaultConcurrency    = 4
 	DefaultChunkRows      = 100_000
-	DefaultThreshold      = 1000
+	DefaultThreshold      = 10_000
 	DefaultFactor         = 16
 	DefaultLimit          = 20
 )
@@ -72,8 +72,9 @@ type Options struct {
 	// query runs long. Zero means DefaultChunkRows (100,000).
 	ChunkRows int
 	// Threshold is the row count at or below which a differing range is
-	// fetched and compared row by row instead of being split again. Zero
-	// means DefaultThreshold (1000).
+	// compared row by row instead of being split again: each row's key and
+	// hash are fetched (a few bytes a row), then the values of the keys
+	// whose hashes differ. Zero means DefaultThreshold (10,000).
 	Threshold int
 	// Factor is how many parts a differing range is split into. Zero
 	// means DefaultFactor (16).
@@ -145,7 +146,8 @@ type Result struct {
 	// Columns are the compared columns, key first, named as in old.
 	Columns []string `json:"columns"`
 	// Queries counts the queries run on both sides; RowsFetched the rows
-	// brought over to be compared one by one.
+	// brought over to be compared one by one (as a key and a hash, and,
+	// when the hashes differ, again with their values).
 	Queries     int64     `json:"queries"`
 	RowsFetched int64     `json:"rows_fetched"`
 	StartedAt   time.Time `json:"started_at"`
@@ -320,6 +322,15 @@ type summary struct {
 	min, max int64 // integer keys only, when count > 0
 }
 
+// keyHash is a row's key and hash.
+type keyHash struct {
+	key keyVal
+	h   uint64
+}
+
+// fetchBatch bounds the keys of one fetchKeys query.
+const fetchBatch = 500
+
 // value is a canonical value; ok is false for NULL.
 type value struct {
 	s  string
@@ -357,7 +368,10 @@ type backend interface {
 	checksum(ctx context.Context, s segment) (summary, error)
 	// splitKeys returns every step-th key of the range, in order.
 	splitKeys(ctx context.Context, s segment, step int64) ([]keyVal, error)
-	fetch(ctx context.Context, s segment) ([]row, error)
+	// hashes returns each row's key and hash in the range, in key order.
+	hashes(ctx context.Context, s segment) ([]keyHash, error)
+	// fetchKeys returns the rows with the given keys, in key order.
+	fetchKeys(ctx context.Context, keys []keyVal) ([]row, error)
 	close()
 }
 
@@ -688,21 +702,24 @@ func sideErrors(what string, errs [2]error) error {
 	return errors.Join(out...)
 }
 
-// compareRows fetches a range's rows on both sides and compares them.
+// compareRows compares a range row by row: it fetches each row's key and
+// hash from both sides, which finds the missing and extra keys, and then
+// fetches the values of the keys whose hashes differ only.
 func (e *engine) compareRows(ctx context.Context, j job) error {
-	var rows [2][]row
+	var hs [2][]keyHash
 	var errs [2]error
 	var wg sync.WaitGroup
-	wg.Go(func() { rows[1], errs[1] = e.new.fetch(ctx, j.seg) })
-	rows[0], errs[0] = e.old.fetch(ctx, j.seg)
+	wg.Go(func() { hs[1], errs[1] = e.new.hashes(ctx, j.seg) })
+	hs[0], errs[0] = e.old.hashes(ctx, j.seg)
 	wg.Wait()
 	e.queries.Add(2)
-	if err := sideErrors("fetching rows", errs); err != nil {
+	if err := sideErrors("fetching row hashes", errs); err != nil {
 		return err
 	}
-	e.fetched.Add(int64(len(rows[0]) + len(rows[1])))
+	e.fetched.Add(int64(len(hs[0]) + len(hs[1])))
 	var found []keptDifference
-	a, b := rows[0], rows[1]
+	var suspects []keyVal
+	a, b := hs[0], hs[1]
 	for len(a) > 0 || len(b) > 0 {
 		var c int
 		switch {
@@ -721,13 +738,40 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 			found = append(found, keptDifference{b[0].key, RowDifference{Key: e.keyString(b[0].key), Kind: ExtraInNew}})
 			b = b[1:]
 		default:
-			if d := e.diffRow(a[0], b[0]); d != nil {
-				found = append(found, keptDifference{a[0].key, RowDifference{Key: e.keyString(a[0].key), Kind: Differing, Diffs: d}})
+			if a[0].h != b[0].h {
+				suspects = append(suspects, a[0].key)
 			}
 			a, b = a[1:], b[1:]
 		}
 	}
-	e.settled(j.weight, int64(len(rows[0])), int64(len(rows[1])), found)
+	for len(suspects) > 0 {
+		batch := suspects[:min(len(suspects), fetchBatch)]
+		suspects = suspects[len(batch):]
+		var rows [2][]row
+		wg.Go(func() { rows[1], errs[1] = e.new.fetchKeys(ctx, batch) })
+		rows[0], errs[0] = e.old.fetchKeys(ctx, batch)
+		wg.Wait()
+		e.queries.Add(2)
+		if err := sideErrors("fetching rows", errs); err != nil {
+			return err
+		}
+		e.fetched.Add(int64(len(rows[0]) + len(rows[1])))
+		ra, rb := rows[0], rows[1]
+		for len(ra) > 0 && len(rb) > 0 {
+			switch c := e.cmpKey(ra[0].key, rb[0].key); {
+			case c < 0:
+				ra = ra[1:]
+			case c > 0:
+				rb = rb[1:]
+			default:
+				if d := e.diffRow(ra[0], rb[0]); d != nil {
+					found = append(found, keptDifference{ra[0].key, RowDifference{Key: e.keyString(ra[0].key), Kind: Differing, Diffs: d}})
+				}
+				ra, rb = ra[1:], rb[1:]
+			}
+		}
+	}
+	e.settled(j.weight, int64(len(hs[0])), int64(len(hs[1])), found)
 	return nil
 }
 
