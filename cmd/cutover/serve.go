@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
+	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/app"
+	"github.com/cutover/cutover/server/dashboard"
 )
 
 func init() {
@@ -28,6 +31,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	db := fs.String("db", "", "database URL instead of --data: postgres://USER@HOST/DB for several replicas, or sqlite:///path/to/file.db")
 	guard := fs.Duration("guard-interval", app.DefaultGuardInterval, "how often the guard checks reverse-shadow migrations (0 turns it off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	withDashboard := fs.Bool("dashboard", true, "serve the dashboard's web pages at / (sign in with a token)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -45,7 +49,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 	openCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	var ui func(*server.Service, *slog.Logger) http.Handler
+	if *withDashboard {
+		ui = func(svc *server.Service, log *slog.Logger) http.Handler {
+			return dashboard.New(svc, dashboard.Config{Logger: log})
+		}
+	}
 	a, err := app.Open(openCtx, app.Config{
+		UI:            ui,
 		Listen:        *listen,
 		DataDir:       *data,
 		DB:            *db,

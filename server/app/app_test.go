@@ -241,6 +241,11 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	resp, err = http.Get(url + "/")
+	if err != nil || resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("the dashboard at /: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	resp, err = post(http.DefaultClient, url+"/api/v1/migrations", token, api.CreateMigration{Name: "orders"})
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("create: %v %v", resp, err)
