@@ -39,10 +39,13 @@ type Proxy struct {
 	rt        atomic.Pointer[runtimeConfig]
 	rollout   atomic.Pointer[cutover.Rollout]
 	transport http.RoundTripper
-	logger    *slog.Logger
-	redact    func(*cutover.Observation)
-	sinks     []*sinkQueue
-	sinkList  []cutover.Sink
+	// ownTransport is the transport New made, closed by Close; nil when
+	// the caller gave one.
+	ownTransport *http.Transport
+	logger       *slog.Logger
+	redact       func(*cutover.Observation)
+	sinks        []*sinkQueue
+	sinkList     []cutover.Sink
 
 	// The four ReverseProxies are built once: they read per-request state
 	// from the request's context, and the upstream URLs from rt.
@@ -152,7 +155,7 @@ func New(cfg Config) (*Proxy, error) {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns = 1024
 		t.MaxIdleConnsPerHost = 256
-		p.transport = t
+		p.transport, p.ownTransport = t, t
 	}
 	p.rt.Store(rc)
 	p.routeCounters(rc)
@@ -319,6 +322,9 @@ func (p *Proxy) Close(ctx context.Context) error {
 		}
 		if serr := p.stopSinks(ctx); err == nil && serr != nil {
 			err = fmt.Errorf("proxy: closing %s: a sink is still busy: %w", p.migration, serr)
+		}
+		if p.ownTransport != nil {
+			p.ownTransport.CloseIdleConnections()
 		}
 	})
 	return err

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,19 +228,26 @@ func TestPOSTNotShadowedByDefault(t *testing.T) {
 }
 
 func TestShadowWritesOrderAndDivergence(t *testing.T) {
-	var order []string
+	var (
+		mu    sync.Mutex // protects order
+		order []string
+	)
 	oldBody := make(chan string, 1)
 	old := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		oldBody <- string(b)
+		mu.Lock()
 		order = append(order, "old")
+		mu.Unlock()
 		w.WriteHeader(http.StatusCreated)
 	})
 	newBody := make(chan string, 1)
 	new := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		newBody <- string(b)
+		mu.Lock()
 		order = append(order, "new")
+		mu.Unlock()
 		http.Error(w, "disk full", http.StatusInternalServerError)
 	})
 	h := startProxy(t, old, new, Config{
@@ -258,6 +266,8 @@ func TestShadowWritesOrderAndDivergence(t *testing.T) {
 	if a, b := <-oldBody, <-newBody; a != `{"a":1}` || b != a {
 		t.Fatalf("bodies old=%q new=%q", a, b)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if strings.Join(order, ",") != "old,new" {
 		t.Fatalf("order %v", order)
 	}
