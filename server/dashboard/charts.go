@@ -32,8 +32,8 @@ type chartView struct {
 }
 
 const (
-	chartW, chartH                  = 640, 200
-	padLeft, padRight, padTop, padB = 64, 12, 10, 24
+	chartW, chartH                  = 480, 180
+	padLeft, padRight, padTop, padB = 56, 8, 10, 22
 )
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +65,6 @@ type Handler struct {
 	origin   *http.CrossOriginProtection
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
-	metrics  *server.Metrics
 }
 
 // New returns the dashboard over svc.
@@ -74,7 +72,7 @@ func New(svc *server.Service, cfg Config) *Handler {
 	h := &Handler{
 		svc: svc, log: cfg.Logger, now: cfg.Now, refresh: cfg.Refresh,
 		secure: cfg.SecureCookies, origin: http.NewCrossOriginProtection(),
-		mux: http.NewServeMux(), metrics: svc.Metrics(),
+		mux: http.NewServeMux(),
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -141,15 +139,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				h.renderError(sw, r, nil, http.StatusInternalServerError, "Something went wrong", "The server log has the details.")
 			}
 		}
-		route := r.Pattern
-		if route == "" {
-			route = "dashboard unmatched"
-		}
-		code := sw.status
-		if code == 0 {
-			code = http.StatusOK
-		}
-		h.metrics.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	}()
 	h.mux.ServeHTTP(sw, r)
 }

@@ -178,8 +178,14 @@ func criterionWords(c api.GateCriterion) string {
 		left := time.Duration((c.Threshold - c.Measured) * float64(time.Second)).Round(time.Second)
 		return fmt.Sprintf("needs %s more at 100%%", left)
 	case "max_mismatch_rate":
+		if strings.Contains(c.Message, " over 0 ") {
+			return "no comparisons yet to bound the mismatch rate"
+		}
 		return fmt.Sprintf("mismatch bound %s > %s", pct(c.Measured), pct(c.Threshold))
 	case "max_new_error_rate":
+		if strings.Contains(c.Message, " over 0 ") {
+			return "no calls yet to bound the new-side error rate"
+		}
 		return fmt.Sprintf("new-side error bound %s > %s", pct(c.Measured), pct(c.Threshold))
 	}
 	return c.Message
@@ -193,6 +199,7 @@ type gateView struct {
 
 type criterionView struct {
 	Label     string
+	Words     string // criterionWords, for a failing criterion
 	Pass      bool
 	Threshold string
 	Measured  string
@@ -221,7 +228,7 @@ func gateSummary(g *api.GateStatus, gates api.Gates, top cutover.Mode) gateView 
 	var failing []string
 	for _, c := range g.Criteria {
 		v.Criteria = append(v.Criteria, criterionView{
-			Label: criterionLabel(c.Criterion), Pass: c.Pass, Message: c.Message,
+			Label: criterionLabel(c.Criterion), Pass: c.Pass, Message: c.Message, Words: criterionWords(c),
 			Threshold: criterionValue(c.Criterion, c.Threshold), Measured: criterionValue(c.Criterion, c.Measured),
 		})
 		if !c.Pass {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
+	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
@@ -29,21 +29,25 @@ const (
 	xssAttr   = `"><img src=x onerror="window.__xss=2">`
 )
 
-// env is a control plane with the dashboard on a real loopback listener.
+// env is a real control plane (`cutover serve`'s wiring on loopback) with
+// the dashboard mounted as its UI, as `cutover serve` mounts it.
 type env struct {
 	srv *servertest.Server
 	svc *server.Service
-	// URL is the dashboard's base URL.
+	// URL is the server's base URL: the API under /api/, the dashboard
+	// everywhere else.
 	URL string
 }
 
 func start(t testing.TB, cfg dashboard.Config, opts ...servertest.Option) *env {
 	t.Helper()
-	srv := servertest.Start(t, opts...)
-	svc := srv.Service()
-	ts := httptest.NewServer(dashboard.New(svc, cfg))
-	t.Cleanup(ts.Close)
-	return &env{srv: srv, svc: svc, URL: ts.URL}
+	ui := func(svc *server.Service, log *slog.Logger) http.Handler {
+		c := cfg
+		c.Logger = log
+		return dashboard.New(svc, c)
+	}
+	srv := servertest.Start(t, append(opts, servertest.WithUI(ui))...)
+	return &env{srv: srv, svc: srv.Service(), URL: srv.URL}
 }
 
 // token mints a token of scope with a name (the actor in the history).

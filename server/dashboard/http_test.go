@@ -265,3 +265,22 @@ func TestOverviewRows(t *testing.T) {
 		t.Fatalf("%d rows, want 3", n)
 	}
 }
+
+func TestMountedBesideTheAPI(t *testing.T) {
+	e := start(t, dashboard.Config{})
+	c := newClient(t, e.URL)
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/api/v1/nothing": `"code":"not_found"`} {
+		if a := c.get(path); !strings.Contains(a.Body, want) {
+			t.Errorf("GET %s with the dashboard mounted: %d %q, want %q from the API", path, a.StatusCode, a.Body, want)
+		}
+	}
+	if a := c.get("/metrics"); a.StatusCode != http.StatusOK || !strings.Contains(a.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("GET /metrics: %d %s", a.StatusCode, a.Header.Get("Content-Type"))
+	}
+	if a := c.get("/assets/style.css"); a.StatusCode != http.StatusOK || !strings.Contains(a.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET /assets/style.css: %d %s", a.StatusCode, a.Header.Get("Content-Type"))
+	}
+	if a := c.get("/nowhere"); a.StatusCode != http.StatusNotFound || !strings.Contains(a.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET /nowhere: %d %s, want the dashboard's 404 page", a.StatusCode, a.Header.Get("Content-Type"))
+	}
+}

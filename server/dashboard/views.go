@@ -205,7 +205,43 @@ type groupView struct {
 	LastSeen  time.Time
 	FirstAgo  string
 	LastAgo   string
-	Samples   []api.Sample
+	Rows      []sampleRow
+}
+
+// sampleRow is one line of a group's samples: a differing path with both
+// values, or one side's error. Key is set on a sample's first line.
+type sampleRow struct {
+	Key      string
+	Time     time.Time
+	First    bool
+	Path     string
+	Old, New string
+	Failed   string // "old failed", "new failed" for error lines
+}
+
+func sampleRows(samples []api.Sample) []sampleRow {
+	var rows []sampleRow
+	for _, sm := range samples {
+		n := len(rows)
+		for _, d := range sm.Diffs {
+			p := d.Path
+			if p == "" {
+				p = "(root)"
+			}
+			rows = append(rows, sampleRow{Path: p, Old: d.Old, New: d.New})
+		}
+		if sm.OldError != "" {
+			rows = append(rows, sampleRow{Failed: "old failed", Old: sm.OldError})
+		}
+		if sm.NewError != "" {
+			rows = append(rows, sampleRow{Failed: "new failed", New: sm.NewError})
+		}
+		if len(rows) == n {
+			rows = append(rows, sampleRow{Failed: "no details"})
+		}
+		rows[n].Key, rows[n].Time, rows[n].First = sm.Key, sm.Time, true
+	}
+	return rows
 }
 
 // stepView is one of the advance / roll back buttons.
@@ -296,7 +332,7 @@ func (h *Handler) migrationData(r *http.Request, s *session, name string) (migra
 		v.Groups = append(v.Groups, groupView{
 			Signature: g.Signature, Outcome: g.Outcome.String(), Count: g.Count, Share: pct(g.Share),
 			FirstSeen: g.FirstSeen, LastSeen: g.LastSeen, FirstAgo: ago(now, g.FirstSeen), LastAgo: ago(now, g.LastSeen),
-			Samples: g.Samples,
+			Rows: sampleRows(g.Samples),
 		})
 	}
 	for i := len(hist) - 1; i >= 0; i-- {
@@ -549,7 +585,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, s *session, nam
 			for _, c := range e.Gate.Criteria {
 				if !c.Pass {
 					n.Criteria = append(n.Criteria, criterionView{
-						Label: criterionLabel(c.Criterion), Message: criterionWords(c) + " — " + c.Message,
+						Label: criterionLabel(c.Criterion), Message: c.Message, Words: criterionWords(c),
 						Threshold: criterionValue(c.Criterion, c.Threshold), Measured: criterionValue(c.Criterion, c.Measured),
 					})
 				}

@@ -1,3 +1,0 @@
-package dashboard_test
-
-func stopBrowser() {}
