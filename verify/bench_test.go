@@ -18,6 +18,7 @@ import (
 // PostgreSQL and on SQLite: identical data, then data with 0.1% of the rows
 // changed. Each sub-benchmark reports rows/s (rows of one side per second)
 // and x_count, its time over the time of a plain count(*) on both tables.
+// CUTOVER_VERIFY_THRESHOLD sets Options.Threshold.
 //
 //	CUTOVER_VERIFY_ROWS=1000000 CUTOVER_TEST_POSTGRES=postgres://… \
 //	  go test -run '^$' -bench BenchmarkVerify -benchtime 1x -timeout 2h ./verify
@@ -115,6 +116,10 @@ func benchVerify(b *testing.B, oldURL, newURL string, count func(*testing.B), ch
 		countTime = time.Since(start) / time.Duration(b.N)
 		b.ReportMetric(float64(2*rows)/countTime.Seconds(), "rows/s")
 	})
+	opts := Options{}
+	if t, _ := strconv.Atoi(os.Getenv("CUTOVER_VERIFY_THRESHOLD")); t > 0 {
+		opts.Threshold = t // to try other thresholds
+	}
 	run := func(b *testing.B, wantDiffering int64) {
 		start := time.Now()
 		var r *Result
@@ -122,7 +127,7 @@ func benchVerify(b *testing.B, oldURL, newURL string, count func(*testing.B), ch
 			var err error
 			r, err = Compare(context.Background(),
 				Source{URL: oldURL, Query: "SELECT id, name, amount, price, at, ok FROM a"},
-				Source{URL: newURL, Query: "SELECT id, name, amount, price, at, ok FROM b"}, Options{})
+				Source{URL: newURL, Query: "SELECT id, name, amount, price, at, ok FROM b"}, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
