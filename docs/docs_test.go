@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // root is the module's root directory, seen from docs/.
@@ -362,17 +363,53 @@ func TestRelativeLinksExist(t *testing.T) {
 			}
 			for _, m := range link.FindAllStringSubmatch(l, -1) {
 				target := m[1]
-				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") || strings.HasPrefix(target, "#") {
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
 					continue
 				}
-				target, _, _ = strings.Cut(target, "#")
-				path := filepath.Join(root, filepath.Dir(file), filepath.FromSlash(target))
-				if _, err := os.Stat(path); err != nil {
+				target, anchor, _ := strings.Cut(target, "#")
+				rel := file
+				if target != "" {
+					rel = filepath.Join(filepath.Dir(file), filepath.FromSlash(target))
+				}
+				if _, err := os.Stat(filepath.Join(root, rel)); err != nil {
 					t.Errorf("%s:%d: link to %s: no such file", file, i+1, m[1])
+					continue
+				}
+				if anchor != "" && strings.HasSuffix(rel, ".md") && !anchors(t, rel)[anchor] {
+					t.Errorf("%s:%d: link to %s: %s has no heading with the anchor #%s", file, i+1, m[1], rel, anchor)
 				}
 			}
 		}
 	}
+}
+
+// anchors returns the anchors GitHub makes of a markdown file's headings:
+// lower case, punctuation other than - and _ dropped, spaces as hyphens.
+func anchors(t *testing.T, rel string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	inCode := false
+	for _, l := range strings.Split(read(t, rel), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "```") {
+			inCode = !inCode
+			continue
+		}
+		if inCode || !strings.HasPrefix(l, "#") {
+			continue
+		}
+		h := strings.TrimSpace(strings.TrimLeft(l, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(h) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
 }
 
 var metricName = regexp.MustCompile(`\bcutover_[a-z][a-z0-9_]*[a-z0-9]`)
