@@ -1,7 +1,9 @@
 // Package sqlstore is the SQL implementation of server.Store shared by the
 // sqlite and postgres adapters: the statements are written in the SQL both
-// speak ($1 placeholders, ON CONFLICT, RETURNING), and a [Dialect] carries
-// the few differences. Each adapter owns its schema migrations.
+// speak ($1 placeholders, ON CONFLICT ... DO UPDATE, RETURNING), and a
+// [Dialect] carries the few differences. Merges lock their rows with the
+// upsert itself, so concurrent writers (PostgreSQL replicas) serialise on
+// the row and never lose an addition. Each adapter owns its schema migrations.
 package sqlstore
 
 import (
@@ -24,9 +26,6 @@ import (
 
 // Dialect is what differs between the databases.
 type Dialect struct {
-	// ForUpdate is appended to the reads of rows a write transaction is
-	// about to change (PostgreSQL: " FOR UPDATE"; SQLite has one writer).
-	ForUpdate string
 	// AfterChange, if set, runs in the transaction that appends a change
 	// (PostgreSQL: NOTIFY the other servers).
 	AfterChange func(ctx context.Context, tx *sql.Tx, id int64) error
@@ -539,39 +538,62 @@ func (s *Store) ingestTx(ctx context.Context, tx *sql.Tx, batchID, instance stri
 	return false, nil
 }
 
+// mergeBucket adds d to its stored bucket: one upsert adds the counts
+// (and locks the row until the transaction ends) and returns the stored
+// sketches; a second statement writes the merged sketches back, when d has
+// any.
 func (s *Store) mergeBucket(ctx context.Context, tx *sql.Tx, d *server.BucketDelta) error {
 	minute, mode := ts(d.Minute), int64(d.Mode)
-	if _, err := tx.ExecContext(ctx, `INSERT INTO buckets (migration, `+bucketCols+`) VALUES ($1, $2, $3, 0, 0, 0, 0, 0, 0, 0, 0, 0, $4, $4)
-		ON CONFLICT (migration, minute, mode) DO NOTHING`, d.Migration, minute, mode, []byte{}); err != nil {
-		return err
-	}
-	cur, err := scanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketCols+` FROM buckets WHERE migration = $1 AND minute = $2 AND mode = $3`+s.d.ForUpdate, d.Migration, minute, mode))
+	c := &d.Counts
+	var oldL, newL []byte
+	err := tx.QueryRowContext(ctx, `INSERT INTO buckets (migration, `+bucketCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+		ON CONFLICT (migration, minute, mode) DO UPDATE SET
+			c_match = buckets.c_match + excluded.c_match, c_mismatch = buckets.c_mismatch + excluded.c_mismatch,
+			c_error = buckets.c_error + excluded.c_error, c_timeout = buckets.c_timeout + excluded.c_timeout,
+			c_fallback = buckets.c_fallback + excluded.c_fallback, c_shed = buckets.c_shed + excluded.c_shed,
+			c_divergence = buckets.c_divergence + excluded.c_divergence,
+			old_errors = buckets.old_errors + excluded.old_errors, new_errors = buckets.new_errors + excluded.new_errors
+		RETURNING old_latency, new_latency`,
+		d.Migration, minute, mode, c[0], c[1], c[2], c[3], c[4], c[5], c[6], d.OldErrors, d.NewErrors, []byte{}).Scan(&oldL, &newL)
 	if err != nil {
 		return err
 	}
+	if d.OldLatency.Count() == 0 && d.NewLatency.Count() == 0 {
+		return nil
+	}
+	cur := server.StatsBucket{}
+	if cur.OldLatency, err = api.DecodeSketch(oldL); err != nil {
+		return fmt.Errorf("stored old latency: %w", err)
+	}
+	if cur.NewLatency, err = api.DecodeSketch(newL); err != nil {
+		return fmt.Errorf("stored new latency: %w", err)
+	}
 	cur.OldLatency.Merge(d.OldLatency)
 	cur.NewLatency.Merge(d.NewLatency)
-	c := &d.Counts
-	_, err = tx.ExecContext(ctx, `UPDATE buckets SET c_match = c_match + $1, c_mismatch = c_mismatch + $2, c_error = c_error + $3,
-		c_timeout = c_timeout + $4, c_fallback = c_fallback + $5, c_shed = c_shed + $6, c_divergence = c_divergence + $7,
-		old_errors = old_errors + $8, new_errors = new_errors + $9, old_latency = $10, new_latency = $11
-		WHERE migration = $12 AND minute = $13 AND mode = $14`,
-		c[0], c[1], c[2], c[3], c[4], c[5], c[6], d.OldErrors, d.NewErrors, encodeSketch(cur.OldLatency), encodeSketch(cur.NewLatency),
-		d.Migration, minute, mode)
+	_, err = tx.ExecContext(ctx, `UPDATE buckets SET old_latency = $1, new_latency = $2 WHERE migration = $3 AND minute = $4 AND mode = $5`,
+		encodeSketch(cur.OldLatency), encodeSketch(cur.NewLatency), d.Migration, minute, mode)
 	return err
 }
 
+// mergeGroup adds d to its stored group, the same way: an upsert of the
+// count and sightings that returns the stored samples, then the merged
+// samples when d brings some.
 func (s *Store) mergeGroup(ctx context.Context, tx *sql.Tx, d *server.GroupDelta, maxSamples int) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO mismatch_groups (migration, signature, outcome, count, first_seen, last_seen, samples)
-		VALUES ($1, $2, $3, 0, $4, $5, '[]') ON CONFLICT (migration, signature, outcome) DO NOTHING`,
-		d.Migration, d.Signature, int64(d.Outcome), ts(d.FirstSeen), ts(d.LastSeen)); err != nil {
+	var samplesJSON string
+	err := tx.QueryRowContext(ctx, `INSERT INTO mismatch_groups (migration, signature, outcome, count, first_seen, last_seen, samples)
+		VALUES ($1, $2, $3, $4, $5, $6, '[]')
+		ON CONFLICT (migration, signature, outcome) DO UPDATE SET
+			count = mismatch_groups.count + excluded.count,
+			first_seen = CASE WHEN excluded.first_seen < mismatch_groups.first_seen THEN excluded.first_seen ELSE mismatch_groups.first_seen END,
+			last_seen = CASE WHEN excluded.last_seen > mismatch_groups.last_seen THEN excluded.last_seen ELSE mismatch_groups.last_seen END
+		RETURNING samples`,
+		d.Migration, d.Signature, int64(d.Outcome), d.Count, ts(d.FirstSeen), ts(d.LastSeen)).Scan(&samplesJSON)
+	if err != nil {
 		return err
 	}
-	var first, last int64
-	var samplesJSON string
-	if err := tx.QueryRowContext(ctx, `SELECT first_seen, last_seen, samples FROM mismatch_groups WHERE migration = $1 AND signature = $2 AND outcome = $3`+s.d.ForUpdate,
-		d.Migration, d.Signature, int64(d.Outcome)).Scan(&first, &last, &samplesJSON); err != nil {
-		return err
+	if len(d.Samples) == 0 {
+		return nil
 	}
 	var samples []api.Sample
 	if err := json.Unmarshal([]byte(samplesJSON), &samples); err != nil {
@@ -582,15 +604,8 @@ func (s *Store) mergeGroup(ctx context.Context, tx *sql.Tx, d *server.GroupDelta
 	if maxSamples > 0 && len(samples) > maxSamples {
 		samples = samples[len(samples)-maxSamples:]
 	}
-	if f := ts(d.FirstSeen); f < first {
-		first = f
-	}
-	if l := ts(d.LastSeen); l > last {
-		last = l
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE mismatch_groups SET count = count + $1, first_seen = $2, last_seen = $3, samples = $4
-		WHERE migration = $5 AND signature = $6 AND outcome = $7`,
-		d.Count, first, last, js(samples), d.Migration, d.Signature, int64(d.Outcome))
+	_, err = tx.ExecContext(ctx, `UPDATE mismatch_groups SET samples = $1 WHERE migration = $2 AND signature = $3 AND outcome = $4`,
+		js(samples), d.Migration, d.Signature, int64(d.Outcome))
 	return err
 }
 
