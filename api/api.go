@@ -48,7 +48,7 @@ type Migration struct {
 	Guard   Guard `json:"guard"`
 	// FullSince is when the migration last reached 100% of its keys in its
 	// current mode (for the MinTimeAtFull gate); zero if it is not there.
-	FullSince time.Time `json:"full_since,omitempty"`
+	FullSince time.Time `json:"full_since,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
