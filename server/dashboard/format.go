@@ -38,16 +38,17 @@ func thousands(n int64) string {
 	return b.String()
 }
 
-// pct formats a proportion as a percentage with at most two decimals, and
-// more for small non-zero figures: 0.008 → "0.8%", 0.00012 → "0.012%".
+// pct formats a proportion as a percentage with at most two decimals
+// from 1% up, and two significant digits below: 0.98964 → "98.96%",
+// 0.008 → "0.8%", 0.00012 → "0.012%".
 func pct(p float64) string {
 	if math.IsNaN(p) {
 		return "—"
 	}
 	v := 100 * p
 	digits := 2
-	if a := math.Abs(v); a > 0 && a < 0.01 {
-		digits = 4
+	if a := math.Abs(v); a > 0 && a < 1 {
+		digits = min(1-int(math.Floor(math.Log10(a))), 8)
 	}
 	s := strconv.FormatFloat(v, 'f', digits, 64)
 	if strings.Contains(s, ".") {

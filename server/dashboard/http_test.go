@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
@@ -282,5 +284,34 @@ func TestMountedBesideTheAPI(t *testing.T) {
 	}
 	if a := c.get("/nowhere"); a.StatusCode != http.StatusNotFound || !strings.Contains(a.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("GET /nowhere: %d %s, want the dashboard's 404 page", a.StatusCode, a.Header.Get("Content-Type"))
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := start(t, dashboard.Config{Now: clock, SessionTTL: time.Hour})
+	e.create(t, "orders", nil)
+	c := newClient(t, e.URL)
+	token := c.signIn(e.token(t, "alice", api.ScopeOperator))
+	mu.Lock()
+	now = now.Add(59 * time.Minute)
+	mu.Unlock()
+	if a := c.get("/"); a.StatusCode != http.StatusOK {
+		t.Fatalf("within the session's time: %d", a.StatusCode)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	if a := c.get("/migrations/orders"); a.StatusCode != http.StatusSeeOther {
+		t.Errorf("after expiry: %d, want a redirect to sign in", a.StatusCode)
+	}
+	if a := c.get("/fragments/migrations/orders"); a.StatusCode != http.StatusUnauthorized {
+		t.Errorf("fragment after expiry: %d, want 401", a.StatusCode)
+	}
+	a := c.post("/migrations/orders/confirm", url.Values{"csrf": {token}, "version": {"1"}, "action": {"advance"}, "reason": {"late"}})
+	if a.StatusCode != http.StatusUnauthorized || !strings.Contains(a.Body, "sign in again") {
+		t.Errorf("change after expiry: %d", a.StatusCode)
 	}
 }

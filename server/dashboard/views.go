@@ -278,7 +278,6 @@ type migrationView struct {
 	Compared    int64
 	MatchRate   string
 	MismatchCI  string
-	Latency     api.Stats
 	Charts      []chartView
 	Gate        gateView
 	Groups      []groupView
@@ -313,9 +312,9 @@ func (h *Handler) migrationData(r *http.Request, s *session, name string) (migra
 		Name: m.Name, Description: m.Description, Version: m.Version,
 		Rollout: describe(m.Rollout), Timeline: timeline(m.Rollout),
 		Window: wname, Compared: st.Compared, MatchRate: "—",
-		Latency: st, Charts: charts(st),
-		Gate:  gateSummary(st.Gates, m.Gates, topMode(m.Rollout)),
-		Query: "?window=" + url.QueryEscape(wname),
+		Charts: charts(st),
+		Gate:   gateSummary(st.Gates, m.Gates, topMode(m.Rollout)),
+		Query:  "?window=" + url.QueryEscape(wname),
 	}
 	for _, w := range windows {
 		v.Windows = append(v.Windows, w.Name)
@@ -511,6 +510,9 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, s *session) er
 	if to.Percent <= 0 {
 		to.Treatment = to.Mode // a treatment for no keys means nothing; keep the record plain
 	}
+	if err := to.Validate(); err != nil {
+		return h.refuse(w, r, s, name, server.Invalid("rollout", "%s", strings.TrimPrefix(err.Error(), "rollout: ")))
+	}
 	v := confirmView{
 		Name: name, Version: m.Version, Move: describeMove(m.Rollout, to),
 		From: describe(m.Rollout), To: describe(to),
@@ -560,10 +562,15 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request, s *session) erro
 // conflict describes a stale form: who changed the migration since.
 func (h *Handler) conflict(ctx context.Context, name string, formVersion, current int64) error {
 	msg := fmt.Sprintf("This page showed version %d of the rollout, but it is now at version %d: someone changed it in the meantime. Nothing was changed. Review the current rollout below, then decide again.", formVersion, current)
-	if hist, err := h.svc.History(ctx, name, 0, 1); err == nil && len(hist) > 0 {
-		c := hist[len(hist)-1]
+	hist, _ := h.svc.History(ctx, name, 0, 10) // without it, the message above still holds
+	for i := len(hist) - 1; i >= 0; i-- {
+		c := hist[i]
+		if c.Kind != "rollout" || c.Version != current {
+			continue
+		}
 		msg = fmt.Sprintf("This page showed version %d of the rollout, but %s changed it to version %d (%s — %q). Nothing was changed. Review the current rollout below, then decide again.",
 			formVersion, c.Actor, current, describeMove(c.From, c.To), c.Reason)
+		break
 	}
 	return &server.Error{Code: api.CodeConflict, Message: msg, CurrentVersion: current}
 }
