@@ -620,11 +620,17 @@ func (s *Service) EnsureAdminToken(ctx context.Context) (string, error) {
 	if err != nil || n > 0 {
 		return "", err
 	}
-	t, err := s.CreateToken(ctx, api.CreateToken{Name: "initial admin", Scope: api.ScopeAdmin})
+	secret, err := newSecret()
 	if err != nil {
 		return "", err
 	}
-	return t.Secret, nil
+	// Replicas starting together on one database make one token between
+	// them.
+	made, err := s.store.CreateFirstToken(ctx, TokenRecord{Hash: hashSecret(secret), Name: "initial admin", Scope: api.ScopeAdmin, CreatedAt: s.now().UTC()})
+	if err != nil || !made {
+		return "", err
+	}
+	return secret, nil
 }
 
 // ---- verification ----

@@ -129,6 +129,10 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash string) (TokenRecord, error)
 	// CountTokens counts the tokens of a scope.
 	CountTokens(ctx context.Context, scope api.Scope) (int, error)
+	// CreateFirstToken stores t only if no token of its scope exists, as
+	// one atomic step even across servers sharing the database; it
+	// reports whether it stored it.
+	CreateFirstToken(ctx context.Context, t TokenRecord) (bool, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

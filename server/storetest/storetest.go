@@ -382,6 +382,26 @@ func testTokens(t *testing.T, s server.Store) {
 	if n, _ := s.CountTokens(ctx, api.ScopeOperator); n != 1 {
 		t.Fatalf("CountTokens(operator) = %d, want 1", n)
 	}
+	// Several servers making the first admin token at once make one.
+	var wg sync.WaitGroup
+	var made atomic.Int64
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.CreateFirstToken(ctx, server.TokenRecord{Hash: fmt.Sprint("first", i), Name: "initial", Scope: api.ScopeAdmin, CreatedAt: t0})
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				made.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := s.CountTokens(ctx, api.ScopeAdmin); n != 1 || made.Load() != 1 {
+		t.Fatalf("%d admin tokens, %d reported made; want 1", n, made.Load())
+	}
 }
 
 func testVerifications(t *testing.T, s server.Store) {

@@ -29,6 +29,10 @@ type Dialect struct {
 	// AfterChange, if set, runs in the transaction that appends a change
 	// (PostgreSQL: NOTIFY the other servers).
 	AfterChange func(ctx context.Context, tx *sql.Tx, id int64) error
+	// Lock, if set, is run first in transactions that must not run at the
+	// same time on several servers (PostgreSQL: an advisory transaction
+	// lock; SQLite's one writer needs none).
+	Lock string
 	// GroupCommit commits report batches that arrive together in one
 	// transaction (SQLite: one writer, and a sync per commit is most of an
 	// ingest's cost). Each caller still returns only after its batch is
@@ -688,6 +692,29 @@ func (s *Store) LatestVerification(ctx context.Context, migration string) (api.V
 func (s *Store) CreateToken(ctx context.Context, t server.TokenRecord) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (hash, name, scope, created_at) VALUES ($1, $2, $3, $4)`, t.Hash, t.Name, string(t.Scope), ts(t.CreatedAt))
 	return err
+}
+
+// CreateFirstToken implements server.Store.
+func (s *Store) CreateFirstToken(ctx context.Context, t server.TokenRecord) (bool, error) {
+	made := false
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		if s.d.Lock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.Lock); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE scope = $1`, string(t.Scope)).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (hash, name, scope, created_at) VALUES ($1, $2, $3, $4)`, t.Hash, t.Name, string(t.Scope), ts(t.CreatedAt))
+		made = err == nil
+		return err
+	})
+	return made, err
 }
 
 // TokenByHash implements server.Store.
