@@ -21,6 +21,7 @@ import (
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/server/app"
 	"github.com/cutover/cutover/server/sqlite"
 	"go.uber.org/goleak"
@@ -274,4 +275,44 @@ func TestServeCommand(t *testing.T) {
 	cmd.Process.Kill()
 	cmd.Wait()
 	checkAcked(t, filepath.Join(dir, app.DatabaseFile), <-done)
+}
+
+// guardChecks reads cutover_guard_checks_total from a server's /metrics;
+// -1 if the server does not answer.
+func guardChecks(url string) float64 {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var v float64
+		if n, _ := fmt.Sscanf(sc.Text(), "cutover_guard_checks_total %g", &v); n == 1 {
+			return v
+		}
+	}
+	return -1
+}
+
+func TestServeReplicasGuardFailover(t *testing.T) {
+	db := testenv.PostgresURL(t)
+	bin := buildCutover(t)
+	a, urlA, _ := startServe(t, bin, "--db", db, "--guard-interval", "20ms", "--dashboard=false")
+	b, urlB, _ := startServe(t, bin, "--db", db, "--guard-interval", "20ms", "--dashboard=false")
+	waitFor(t, "a guard round on either replica", func() bool { return guardChecks(urlA)+guardChecks(urlB) > 0 })
+	leader, follower, followerURL := a, b, urlB
+	if guardChecks(urlB) > 0 {
+		leader, follower, followerURL = b, a, urlA
+	}
+	if n := guardChecks(followerURL); n != 0 {
+		t.Fatalf("both replicas run the guard (follower: %v rounds)", n)
+	}
+	leader.Process.Kill() // dies: its database session ends, and the lock with it
+	leader.Wait()
+	waitFor(t, "the surviving replica to take the guard over", func() bool { return guardChecks(followerURL) > 0 })
+	follower.Process.Signal(syscall.SIGTERM)
+	if err := follower.Wait(); err != nil {
+		t.Fatalf("the survivor after SIGTERM: %v", err)
+	}
 }
