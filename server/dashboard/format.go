@@ -78,10 +78,8 @@ func ms(sec float64) string {
 func ago(now, t time.Time) string {
 	d := now.Sub(t)
 	switch {
-	case d < 10*time.Second:
+	case d < time.Minute: // coarse, so that a polled fragment changes only when something did
 		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%ds ago", int(d.Seconds()))
 	case d < time.Hour:
 		return fmt.Sprintf("%dm ago", int(d.Minutes()))
 	case d < 48*time.Hour:

@@ -16,7 +16,7 @@
   document.querySelectorAll("[data-live]").forEach(function (el) {
     var url = el.getAttribute("data-live");
     var every = parseInt(el.getAttribute("data-every"), 10) || 3000;
-    var busy = false, stopped = false;
+    var busy = false, stopped = false, last = el.innerHTML;
     function tick() {
       if (busy || stopped || document.hidden) { return; }
       busy = true;
@@ -30,9 +30,19 @@
           return r.text();
         })
         .then(function (html) {
+          el.setAttribute("data-updated", String(Date.now()));
+          if (html === last) { return; } // nothing new: leave the page alone
+          last = html;
+          // Keep the groups the user folded folded.
+          var folded = {};
+          el.querySelectorAll("details[data-key]").forEach(function (d) {
+            if (!d.open) { folded[d.getAttribute("data-key")] = true; }
+          });
           // The fragment is escaped by html/template on the server.
           el.innerHTML = html;
-          el.setAttribute("data-updated", String(Date.now()));
+          el.querySelectorAll("details[data-key]").forEach(function (d) {
+            if (folded[d.getAttribute("data-key")]) { d.open = false; }
+          });
           checkVersion();
           say("live · updated " + new Date().toLocaleTimeString());
         })
