@@ -1,12 +1,14 @@
 // Package docs_test checks the documentation against the code: every
 // `cutover` command line in a shell block of README.md, docs/*.md and the
 // examples' READMEs names a real command and only flags that command
-// defines; every relative link points to a file that exists; every metric
-// name the docs mention is defined in the code; and docs/cli.md lists every
-// command and every flag.
+// defines, and so does every line that runs an example program; every
+// relative link points to a file, and to a heading, that exists; every
+// metric name the docs mention is defined in the code; and docs/cli.md
+// describes every command and every flag.
 //
-// The flags are read from the real binary (`cutover COMMAND -h`), built once
-// in TestMain, so a renamed or removed flag fails here the day it happens.
+// The flags are read from the real binaries (`cutover COMMAND -h`,
+// `PROGRAM -h`), built once in TestMain, so a renamed or removed flag fails
+// here the day it happens.
 package docs_test
 
 import (
@@ -15,10 +17,12 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"unicode"
 )
@@ -26,8 +30,14 @@ import (
 // root is the module's root directory, seen from docs/.
 const root = ".."
 
-// cli is what the built binary says about itself: command name → flag set.
-var cli map[string]map[string]bool
+var (
+	// cli is what the built binary says about itself: command name → flag set.
+	cli map[string]map[string]bool
+	// examples maps each example program's name to its package path.
+	examples map[string]string
+	// binDir holds the built binaries: cutover and the example programs.
+	binDir string
+)
 
 func TestMain(m *testing.M) {
 	code, err := setup()
@@ -43,13 +53,24 @@ func setup() (func(*testing.M) int, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(dir, "cutover")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/cutover")
+	examples, err = findExampleMains()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	// One build for all the programs: the go command links them in parallel.
+	pkgs := []string{"./cmd/cutover"}
+	for _, pkg := range examples {
+		pkgs = append(pkgs, pkg)
+	}
+	build := exec.Command("go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("building cmd/cutover: %v\n%s", err, out)
+		return nil, fmt.Errorf("building %v: %v\n%s", pkgs, err, out)
 	}
+	binDir = dir
+	bin := filepath.Join(dir, "cutover")
 	cli, err = readCLI(bin)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -327,17 +348,29 @@ func checkInvocation(args []string) []string {
 }
 
 func TestShellBlocksRunRealCommandsAndFlags(t *testing.T) {
-	checked := 0
+	checked, checkedExamples := 0, 0
 	for _, file := range markdownFiles(t) {
 		for _, l := range shellBlocks(read(t, file)) {
 			for _, words := range simpleCommands(l.text) {
-				args, ok := cutoverArgs(words)
-				if !ok {
+				if args, ok := cutoverArgs(words); ok {
+					checked++
+					for _, p := range checkInvocation(args) {
+						t.Errorf("%s:%d: %s\n\t%s", file, l.line, p, strings.TrimSpace(l.text))
+					}
 					continue
 				}
-				checked++
-				for _, p := range checkInvocation(args) {
-					t.Errorf("%s:%d: %s\n\t%s", file, l.line, p, strings.TrimSpace(l.text))
+				if pkg, args, ok := exampleArgs(examples, words); ok {
+					checkedExamples++
+					flags := exampleFlags(t, pkg)
+					for _, a := range args {
+						if !strings.HasPrefix(a, "-") || a == "-" {
+							continue
+						}
+						f, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+						if f != "h" && f != "help" && !flags[f] {
+							t.Errorf("%s:%d: %s has no flag --%s\n\t%s", file, l.line, pkg, f, strings.TrimSpace(l.text))
+						}
+					}
 				}
 			}
 		}
@@ -345,6 +378,86 @@ func TestShellBlocksRunRealCommandsAndFlags(t *testing.T) {
 	if checked < 20 {
 		t.Errorf("only %d cutover command lines found in the docs' shell blocks; is the extraction broken?", checked)
 	}
+	if checkedExamples < 3 {
+		t.Errorf("only %d example program lines found in the docs' shell blocks; is the extraction broken?", checkedExamples)
+	}
+}
+
+// findExampleMains maps the name of each example program (its directory's
+// name, which is also the name `go build` gives its binary) to its package
+// path, ./examples/….
+func findExampleMains() (map[string]string, error) {
+	out := map[string]string{}
+	isMain := regexp.MustCompile(`(?m)^package main$`)
+	err := filepath.WalkDir(filepath.Join(root, "examples"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "main.go" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || !isMain.Match(b) {
+			return err
+		}
+		rel, err := filepath.Rel(root, filepath.Dir(path))
+		if err != nil {
+			return err
+		}
+		out[filepath.Base(rel)] = "./" + filepath.ToSlash(rel)
+		return nil
+	})
+	return out, err
+}
+
+// exampleArgs recognises `go run ./examples/X …` and `bin/X …` for an
+// example program X, and returns its package and arguments.
+func exampleArgs(examples map[string]string, words []string) (pkg string, args []string, ok bool) {
+	for len(words) > 0 && assignment.MatchString(words[0]) {
+		words = words[1:]
+	}
+	if len(words) >= 3 && words[0] == "go" && words[1] == "run" {
+		p := strings.TrimSuffix(words[2], "/")
+		for _, e := range examples {
+			if p == e {
+				return e, words[3:], true
+			}
+		}
+		return "", nil, false
+	}
+	if len(words) > 0 && strings.Contains(words[0], "/") && !strings.Contains(words[0], ":") {
+		if e, found := examples[filepath.Base(words[0])]; found {
+			return e, words[1:], true
+		}
+	}
+	return "", nil, false
+}
+
+var (
+	exampleFlagsMu    sync.Mutex
+	exampleFlagsCache = map[string]map[string]bool{}
+)
+
+// exampleFlags reads an example program's flags from its -h.
+func exampleFlags(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	exampleFlagsMu.Lock()
+	defer exampleFlagsMu.Unlock()
+	if f, ok := exampleFlagsCache[pkg]; ok {
+		return f
+	}
+	var buf strings.Builder
+	c := exec.Command(filepath.Join(binDir, path.Base(pkg)), "-h")
+	c.Stdout, c.Stderr = &buf, &buf
+	_ = c.Run()
+	flags := map[string]bool{}
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if m := flagLine.FindStringSubmatch(l); m != nil {
+			flags[m[1]] = true
+		}
+	}
+	if len(flags) == 0 {
+		t.Fatalf("%s -h lists no flags:\n%s", pkg, buf.String())
+	}
+	exampleFlagsCache[pkg] = flags
+	return flags
 }
 
 var link = regexp.MustCompile(`\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
