@@ -65,6 +65,7 @@ type Handler struct {
 	heartbeat time.Duration
 	done      <-chan struct{}
 	mux       *http.ServeMux
+	fallback  bool // Config.Fallback is set
 }
 
 // New returns the handler of every route.
@@ -87,6 +88,7 @@ func New(cfg Config) *Handler {
 		h.mux.Handle(r.Pattern, h.wrap(r))
 	}
 	fallback := cfg.Fallback
+	h.fallback = fallback != nil
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if fallback != nil && !strings.HasPrefix(r.URL.Path, "/api/") {
 			fallback.ServeHTTP(w, r)
@@ -133,7 +135,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		route := r.Pattern
-		if route == "" || route == "/" {
+		switch {
+		case route == "/" && h.fallback && !strings.HasPrefix(r.URL.Path, "/api/"):
+			route = "ui" // the dashboard's pages, one label for all
+		case route == "" || route == "/":
 			route = "unmatched"
 		}
 		code := sw.status
