@@ -155,7 +155,7 @@ func (s *Service) Start() {
 	s.startOnce.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancel = cancel
-		s.notify.start(ctx)
+		s.notify.start()
 		if n, ok := s.store.(ChangeNotifier); ok {
 			s.wg.Add(1)
 			go func() {
@@ -218,8 +218,9 @@ func (s *Service) relayNotifications(ctx context.Context, n ChangeNotifier) {
 	}
 }
 
-// Close ends every watch subscription, stops the guard's webhook delivery
-// and the notification relay, and waits for them. It does not close the
+// Close ends every watch subscription, stops the notification relay,
+// delivers the guard notifications still queued (for at most
+// WebhookConfig.DrainTimeout), and waits for all of it. It does not close the
 // store, which the caller opened. Close is idempotent.
 func (s *Service) Close() {
 	s.closeOnce.Do(func() {
@@ -229,7 +230,7 @@ func (s *Service) Close() {
 			s.cancel()
 		}
 		s.wg.Wait()
-		s.notify.wait()
+		s.notify.stop()
 		if l, ok := s.store.(GuardLocker); ok {
 			l.ReleaseGuard()
 		}

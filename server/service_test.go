@@ -608,7 +608,7 @@ func TestDeadWebhookDoesNotBlock(t *testing.T) {
 	defer stuck.Close()
 	defer close(release)
 	results := make(chan error, 10)
-	svc, clk := newService(t, server.Config{Webhook: server.WebhookConfig{QueueSize: 1, MaxAttempts: 1,
+	svc, clk := newService(t, server.Config{Webhook: server.WebhookConfig{QueueSize: 1, MaxAttempts: 1, DrainTimeout: time.Millisecond,
 		OnResult: func(_ string, _ api.GuardNotification, err error) { results <- err }}})
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
@@ -639,5 +639,29 @@ func TestDeadWebhookDoesNotBlock(t *testing.T) {
 	// dropped and counted.
 	if got := svc.Metrics().Webhooks.WithLabelValues("dropped").Value(); got < 1 {
 		t.Fatalf("dropped notifications: %v, want at least 1", got)
+	}
+}
+
+func TestCloseDeliversQueuedNotifications(t *testing.T) {
+	hook := newWebhook(t, 1)
+	svc, clk := newService(t, server.Config{Webhook: server.WebhookConfig{Backoff: time.Millisecond}})
+	ctx := context.Background()
+	svc.CreateMigration(ctx, "admin", api.CreateMigration{Name: "orders", Gates: &api.Gates{Disabled: true},
+		Guard: &api.Guard{MinSamples: 10, Webhook: hook.URL}})
+	set(t, svc, "orders", rollout(cutover.ModeShadow, cutover.ModeShadow, 0))
+	set(t, svc, "orders", rollout(cutover.ModeReverseShadow, cutover.ModeReverseShadow, 0))
+	clk.Advance(time.Minute)
+	report(t, svc, clk.Now(), "orders", cutover.ModeReverseShadow, map[cutover.Outcome]int64{cutover.OutcomeMismatch: 50}, 0)
+	if cs, err := svc.Check(ctx); err != nil || len(cs) != 1 {
+		t.Fatalf("Check: %v %v", cs, err)
+	}
+	svc.Close() // the notification is queued, or failing once: Close delivers it
+	select {
+	case n := <-hook.notes:
+		if n.Migration != "orders" {
+			t.Fatalf("notification %+v", n)
+		}
+	default:
+		t.Fatal("Close returned without delivering the queued notification")
 	}
 }

@@ -28,6 +28,9 @@ type WebhookConfig struct {
 	// Backoff is the wait before the first retry; it doubles with each
 	// retry, with up to 50% jitter. Zero: 1s.
 	Backoff time.Duration
+	// DrainTimeout bounds how long Close keeps delivering the notifications
+	// still queued. Zero: 5s.
+	DrainTimeout time.Duration
 	// OnResult, if set, is called after each notification is delivered
 	// (err nil) or given up; for tests and logs.
 	OnResult func(url string, n api.GuardNotification, err error)
@@ -46,6 +49,11 @@ type notifier struct {
 	metrics *Metrics
 	queue   chan webhookJob
 	wg      sync.WaitGroup
+
+	ctx     context.Context // deliveries; cancelled when the drain times out
+	cancel  context.CancelFunc
+	closing chan struct{} // closed by stop: drain the queue, then return
+	started bool
 }
 
 func newNotifier(cfg WebhookConfig, log *slog.Logger, m *Metrics) *notifier {
@@ -61,7 +69,12 @@ func newNotifier(cfg WebhookConfig, log *slog.Logger, m *Metrics) *notifier {
 	if cfg.Backoff <= 0 {
 		cfg.Backoff = time.Second
 	}
-	return &notifier{cfg: cfg, log: log, metrics: m, queue: make(chan webhookJob, cfg.QueueSize)}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &notifier{cfg: cfg, log: log, metrics: m, queue: make(chan webhookJob, cfg.QueueSize),
+		ctx: ctx, cancel: cancel, closing: make(chan struct{})}
 }
 
 // enqueue queues a notification without blocking; it reports false (and
@@ -77,32 +90,52 @@ func (n *notifier) enqueue(url string, note api.GuardNotification) bool {
 	}
 }
 
-// start runs the delivery goroutine until ctx ends.
-func (n *notifier) start(ctx context.Context) {
+// start runs the delivery goroutine until stop.
+func (n *notifier) start() {
+	n.started = true
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		for {
 			select {
-			case <-ctx.Done():
-				return
 			case j := <-n.queue:
-				err := n.deliver(ctx, j)
-				if err != nil {
-					n.metrics.Webhooks.WithLabelValues("failed").Inc()
-					n.log.Warn("guard webhook not delivered", "url", j.url, "migration", j.note.Migration, "err", err)
-				} else {
-					n.metrics.Webhooks.WithLabelValues("delivered").Inc()
-				}
-				if n.cfg.OnResult != nil {
-					n.cfg.OnResult(j.url, j.note, err)
+				n.handle(j)
+			case <-n.closing:
+				for {
+					select {
+					case j := <-n.queue:
+						n.handle(j)
+					default:
+						return
+					}
 				}
 			}
 		}
 	}()
 }
 
-func (n *notifier) wait() { n.wg.Wait() }
+func (n *notifier) handle(j webhookJob) {
+	err := n.deliver(n.ctx, j)
+	if err != nil {
+		n.metrics.Webhooks.WithLabelValues("failed").Inc()
+		n.log.Warn("guard webhook not delivered", "url", j.url, "migration", j.note.Migration, "err", err)
+	} else {
+		n.metrics.Webhooks.WithLabelValues("delivered").Inc()
+	}
+	if n.cfg.OnResult != nil {
+		n.cfg.OnResult(j.url, j.note, err)
+	}
+}
+
+// stop delivers what is queued, for at most DrainTimeout, and returns
+// when the delivery goroutine has stopped.
+func (n *notifier) stop() {
+	close(n.closing)
+	t := time.AfterFunc(n.cfg.DrainTimeout, n.cancel)
+	n.wg.Wait()
+	t.Stop()
+	n.cancel()
+}
 
 func (n *notifier) deliver(ctx context.Context, j webhookJob) error {
 	body, err := json.Marshal(j.note)
