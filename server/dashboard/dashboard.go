@@ -113,7 +113,8 @@ func New(svc *server.Service, cfg Config) *Handler {
 	h.mux.HandleFunc("POST /migrations/{name}/confirm", h.change(h.confirm))
 	h.mux.HandleFunc("POST /migrations/{name}/rollout", h.change(h.apply))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		h.renderError(w, r, h.sessions.get(r), http.StatusNotFound, "Not found",
+		s, _ := h.session(r)
+		h.renderError(w, r, s, http.StatusNotFound, "Not found",
 			fmt.Sprintf("There is no page at %s. The overview lists every migration.", r.URL.Path))
 	})
 	return h
@@ -170,7 +171,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // sign-in page otherwise.
 func (h *Handler) page(fn func(w http.ResponseWriter, r *http.Request, s *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.get(r)
+		s, err := h.session(r)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
 		if s == nil {
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
@@ -185,7 +190,12 @@ func (h *Handler) page(fn func(w http.ResponseWriter, r *http.Request, s *sessio
 // the page's script can say that the user was signed out.
 func (h *Handler) fragment(fn func(w http.ResponseWriter, r *http.Request, s *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.get(r)
+		s, err := h.session(r)
+		if err != nil {
+			h.logInternal(r, err)
+			http.Error(w, "the server could not check the session: retrying", http.StatusServiceUnavailable)
+			return
+		}
 		if s == nil {
 			w.Header().Set("Cache-Control", "no-store")
 			http.Error(w, "signed out: reload the page to sign in again", http.StatusUnauthorized)
@@ -213,7 +223,11 @@ func (h *Handler) fragment(fn func(w http.ResponseWriter, r *http.Request, s *se
 // request, the session's CSRF token, and operator scope.
 func (h *Handler) change(fn func(w http.ResponseWriter, r *http.Request, s *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.get(r)
+		s, err := h.session(r)
+		if err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
 		if s == nil {
 			h.renderError(w, r, nil, http.StatusUnauthorized, "Signed out",
 				"Your session has ended (or the server restarted): sign in again, then repeat the change.")

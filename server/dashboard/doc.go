@@ -17,7 +17,8 @@
 // # Security
 //
 // A user signs in with an API token (any scope); the token is checked
-// with [server.Service.Authenticate] and never stored, and the browser
+// with [server.Service.Authenticate] and never stored (only its hash, so
+// that removing the token ends its sessions), and the browser
 // gets a random session id in a cookie that is HttpOnly, SameSite=Strict,
 // and Secure when the request came over TLS (or [Config.SecureCookies] is
 // set). Sessions live in memory, so a restart signs everybody out.

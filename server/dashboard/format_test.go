@@ -162,18 +162,18 @@ func TestSessions(t *testing.T) {
 	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	ss := newSessions(time.Hour, 2, clock)
-	id1, s1 := ss.create(principal("a"))
+	id1, s1 := ss.create(principal("a"), "hash")
 	if len(id1) != 43 || s1.csrf == "" || s1.csrf == id1 {
 		t.Fatalf("id %q csrf %q", id1, s1.csrf)
 	}
 	now = now.Add(time.Minute)
-	ss.create(principal("b"))
+	ss.create(principal("b"), "hash")
 	now = now.Add(time.Minute)
-	ss.create(principal("c")) // over the bound: a, the oldest, goes
+	ss.create(principal("c"), "hash") // over the bound: a, the oldest, goes
 	if len(ss.m) != 2 || ss.get(withCookie(id1)) != nil {
 		t.Fatalf("%d sessions; the oldest kept: %v", len(ss.m), ss.get(withCookie(id1)) != nil)
 	}
-	id4, _ := ss.create(principal("d"))
+	id4, _ := ss.create(principal("d"), "hash")
 	if ss.get(withCookie(id4)) == nil {
 		t.Fatal("a new session is not found")
 	}

@@ -2,10 +2,12 @@ package dashboard_test
 
 import (
 	"context"
+	"database/sql"
 	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +17,9 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/server/dashboard"
+	"github.com/cutover/cutover/server/servertest"
+
+	_ "modernc.org/sqlite" // to remove a token as an operator would
 )
 
 func TestSignInCookie(t *testing.T) {
@@ -313,5 +318,27 @@ func TestSessionExpires(t *testing.T) {
 	a := c.post("/migrations/orders/confirm", url.Values{"csrf": {token}, "version": {"1"}, "action": {"advance"}, "reason": {"late"}})
 	if a.StatusCode != http.StatusUnauthorized || !strings.Contains(a.Body, "sign in again") {
 		t.Errorf("change after expiry: %d", a.StatusCode)
+	}
+}
+
+func TestRemovedTokenEndsSessions(t *testing.T) {
+	dir := t.TempDir()
+	e := start(t, dashboard.Config{}, servertest.WithDataDir(dir))
+	c := newClient(t, e.URL)
+	c.signIn(e.token(t, "mallory", api.ScopeOperator))
+	if a := c.get("/"); a.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", a.StatusCode)
+	}
+	// Revoke the token as docs/operations.md says: delete its row.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "cutover.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DELETE FROM tokens WHERE name = 'mallory'`); err != nil {
+		t.Fatal(err)
+	}
+	if a := c.get("/"); a.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after the token was removed: %d, want a redirect to sign in", a.StatusCode)
 	}
 }

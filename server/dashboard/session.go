@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +29,10 @@ const (
 // creation, so it is read without a lock.
 type session struct {
 	principal server.Principal
+	// tokenHash is the hex SHA-256 of the token signed in with (the
+	// token's stored hash), so that a removed token ends its sessions;
+	// the secret itself is not kept.
+	tokenHash string
 	csrf      string
 	created   time.Time
 	expires   time.Time
@@ -63,11 +68,12 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create makes a session for p and returns its id.
-func (ss *sessions) create(p server.Principal) (string, *session) {
+// create makes a session for p, signed in with the token of tokenHash, and
+// returns its id.
+func (ss *sessions) create(p server.Principal, tokenHash string) (string, *session) {
 	id := randomToken()
 	now := ss.now()
-	s := &session{principal: p, csrf: randomToken(), created: now, expires: now.Add(ss.ttl)}
+	s := &session{principal: p, tokenHash: tokenHash, csrf: randomToken(), created: now, expires: now.Add(ss.ttl)}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for k, old := range ss.m { // sweep: sign-ins are rare, the map is small
@@ -120,6 +126,24 @@ func (ss *sessions) remove(r *http.Request) {
 	ss.mu.Unlock()
 }
 
+// session returns the request's session if it is live and its token still
+// exists (a token removed from the store ends its sessions at their next
+// request). The error is the store's, when it could not tell.
+func (h *Handler) session(r *http.Request) (*session, error) {
+	s := h.sessions.get(r)
+	if s == nil || s.principal.Name == server.AdminEnvActor {
+		return s, nil // the environment's admin token lasts as long as the process
+	}
+	if _, err := h.svc.Store().TokenByHash(r.Context(), s.tokenHash); err != nil {
+		if server.ErrorCode(err) == api.CodeNotFound {
+			h.sessions.remove(r)
+			return nil, nil
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
 func (h *Handler) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
@@ -149,7 +173,7 @@ func safeNext(next string) string {
 }
 
 func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
-	if s := h.sessions.get(r); s != nil {
+	if s, _ := h.session(r); s != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -195,14 +219,15 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.showSignin(w, r, http.StatusServiceUnavailable, next, "The server could not check the token just now: try again in a moment.")
 		return
 	}
-	id, _ := h.sessions.create(p)
+	sum := sha256.Sum256([]byte(secret))
+	id, _ := h.sessions.create(p, hex.EncodeToString(sum[:]))
 	http.SetCookie(w, h.cookie(r, SessionCookie, id, int(h.sessions.ttl.Seconds())))
 	http.SetCookie(w, h.cookie(r, SigninCookie, "", -1))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.get(r)
+	s, _ := h.session(r)
 	if s == nil {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
