@@ -122,7 +122,8 @@ func (ex *exchange) fetch(target *url.URL, count bool) capture {
 		}
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), ex.rc.shadowTimeout)
+	// Detached from the client's cancellation, its values kept (tracing).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.clientCtx), ex.rc.shadowTimeout)
 	defer cancel()
 	u := *target
 	u.Path, u.RawPath = joinURLPath(target, ex.url)

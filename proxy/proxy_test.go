@@ -574,6 +574,7 @@ func TestWriteMetrics(t *testing.T) {
 	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeShadow), Routes: []Route{{Name: "root", Pattern: "/"}}})
 	h.do(t, "GET", "/", nil)
 	h.sink.next(t)
+	h.drain(t) // the slot is released after the observation is queued
 	var b strings.Builder
 	if err := h.p.WriteMetrics(&b); err != nil {
 		t.Fatal(err)
@@ -616,6 +617,48 @@ func TestReverseShadowWithoutFallbackPassesNewFailure(t *testing.T) {
 		t.Fatalf("got %d %q", code, body)
 	}
 	if o := h.sink.next(t); o.Outcome != cutover.OutcomeError || o.Signature != "error:new" {
+		t.Fatalf("observation: %+v", o)
+	}
+}
+
+func TestRedactAndKeylessRandomBucket(t *testing.T) {
+	old, new := newUpstream(t, text("old")), newUpstream(t, text("new"))
+	h := startProxy(t, old, new, Config{
+		Rollout: cutover.Rollout{Mode: cutover.ModeShadow, Treatment: cutover.ModeNew, Percent: 50},
+		Key:     mustKey(t, "header:X-User-Id"),
+		Redact:  func(o *cutover.Observation) { o.Key = "redacted" },
+	})
+	// Keyless requests draw a random bucket: both sides answer some.
+	seen := map[string]bool{}
+	for i := 0; i < 200 && len(seen) < 2; i++ {
+		_, body := h.do(t, "GET", "/", nil)
+		seen[body] = true
+	}
+	if !seen["old"] || !seen["new"] {
+		t.Fatalf("keyless requests all went one way: %v", seen)
+	}
+	h.drain(t)
+	for len(h.sink.ch) > 0 {
+		<-h.sink.ch
+	}
+	k := "user-1"
+	for cutover.InTreatment(cutover.Bucket("orders", k), 50) {
+		k += "x"
+	}
+	h.do(t, "GET", "/", nil, "X-User-Id", k)
+	if o := h.sink.next(t); o.Key != "redacted" {
+		t.Fatalf("key %q reached the sink unredacted", o.Key)
+	}
+}
+
+func TestHEADFallback(t *testing.T) {
+	old := newUpstream(t, text("old"))
+	new := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeReverseShadow)})
+	if code, body := h.do(t, "HEAD", "/", nil); code != 200 || body != "" {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if o := h.sink.next(t); o.Outcome != cutover.OutcomeFallback {
 		t.Fatalf("observation: %+v", o)
 	}
 }
