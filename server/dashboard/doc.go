@@ -8,8 +8,9 @@
 //
 // [New] returns an http.Handler for "/" and the dashboard's own paths
 // ("/signin", "/signout", "/migrations/…", "/fragments/…", "/assets/…").
-// The API keeps "/api/", "/healthz", "/readyz" and "/metrics"; mount the
-// dashboard on "/" of the same mux. Templates, CSS and JavaScript are
+// The API keeps "/api/", "/healthz", "/readyz" and "/metrics": `cutover
+// serve` gives the dashboard to app.Config.UI, and the API hands it every
+// request outside its own routes (see the example). Templates, CSS and JavaScript are
 // embedded: there is no build step, and pages work without JavaScript
 // (which only adds live updates by short polling of HTML fragments).
 // Charts are inline SVG drawn on the server.
