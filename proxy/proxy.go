@@ -644,8 +644,9 @@ func (p *Proxy) fallBack(w http.ResponseWriter, r *http.Request, ex *exchange) b
 		if old.err == nil && !old.resp.Truncated && old.resp.Status < 500 {
 			h := w.Header()
 			for k, v := range old.resp.Header {
-				h[k] = v
+				h[k] = append([]string(nil), v...)
 			}
+			stripHopHeaders(h)
 			w.WriteHeader(old.resp.Status)
 			if r.Method != http.MethodHead {
 				_, _ = w.Write(old.resp.Body)
