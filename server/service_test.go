@@ -14,9 +14,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/sqlite"
 	"go.uber.org/goleak"
@@ -663,5 +665,26 @@ func TestCloseDeliversQueuedNotifications(t *testing.T) {
 		}
 	default:
 		t.Fatal("Close returned without delivering the queued notification")
+	}
+}
+
+func TestSamplesAreBounded(t *testing.T) {
+	svc, clk := newService(t, server.Config{})
+	ctx := context.Background()
+	svc.CreateMigration(ctx, "admin", api.CreateMigration{Name: "orders"})
+	var diffs []diff.Difference
+	for i := 0; i < 30; i++ {
+		diffs = append(diffs, diff.Difference{Path: fmt.Sprintf(".Items[%d]", i), Old: strings.Repeat("é", 400), New: "x"})
+	}
+	report(t, svc, clk.Now(), "orders", cutover.ModeShadow, map[cutover.Outcome]int64{cutover.OutcomeMismatch: 1}, 0,
+		api.Group{Signature: ".Items[*]", Outcome: cutover.OutcomeMismatch, Count: 1,
+			Samples: []api.Sample{{Key: strings.Repeat("k", 2000), Time: clk.Now(), Diffs: diffs}}})
+	gs, err := svc.Mismatches(ctx, "orders", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := gs[0].Samples[0]
+	if len(s.Key) > 520 || len(s.Diffs) != 20 || len(s.Diffs[0].Old) > 520 || !utf8.ValidString(s.Diffs[0].Old) {
+		t.Fatalf("stored sample: key %d bytes, %d diffs, old value %d bytes (valid UTF-8: %v)", len(s.Key), len(s.Diffs), len(s.Diffs[0].Old), utf8.ValidString(s.Diffs[0].Old))
 	}
 }
