@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -37,6 +39,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	calls := fs.Int("calls", 2000, "with --walk: reads per mode")
 	seed := fs.Uint64("seed", 1, "with --walk: random seed, for a repeatable run")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return usageError("%v", err)
 	}
 	if fs.NArg() > 0 {

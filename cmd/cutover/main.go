@@ -72,7 +72,8 @@ func runMain(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				fmt.Fprintf(e.stdout, "usage: cutover %s %s\n\n%s\n", c.name, c.usage, c.summary)
+				// The command's own -h prints its usage and every flag.
+				c.run(ctx, &env{stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, []string{"-h"})
 				return exitOK
 			}
 		}
