@@ -28,8 +28,13 @@ go build -o "$tmp/cutover" ./cmd/cutover
 go build -o "$tmp/upstreams" ./proxy/internal/benchupstream
 : >"$tmp/up.txt"
 "$tmp/upstreams" -delay "$DELAY" >"$tmp/up.txt" & pids+=($!)
-while [ "$(wc -l <"$tmp/up.txt")" -lt 3 ]; do sleep 0.1; done
-old=$(sed -n 1p "$tmp/up.txt"); new=$(sed -n 2p "$tmp/up.txt"); baseline=$(sed -n 3p "$tmp/up.txt")
+while [ "$(wc -l <"$tmp/up.txt")" -lt 2 ]; do sleep 0.1; done
+old=$(sed -n 1p "$tmp/up.txt"); new=$(sed -n 2p "$tmp/up.txt")
+# The baseline runs in a process of its own, as each cutover proxy does.
+: >"$tmp/base.txt"
+"$tmp/upstreams" -baseline "$old" >"$tmp/base.txt" 2>/dev/null & pids+=($!)
+while [ "$(wc -l <"$tmp/base.txt")" -lt 1 ]; do sleep 0.1; done
+baseline=$(sed -n 1p "$tmp/base.txt")
 
 start_proxy() { # mode outfile
   : >"$2"

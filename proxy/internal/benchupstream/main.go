@@ -1,7 +1,9 @@
 // Command benchupstream serves the upstreams of proxy/bench.sh on loopback:
-// an old service answering after -delay, a new one ten times slower, and a
-// plain httputil.ReverseProxy in front of old as the baseline. It prints
-// the three addresses, one per line, then serves until killed.
+// an old service answering after -delay and a new one ten times slower; it
+// prints their addresses, one per line, then serves until killed. With
+// -baseline URL it is instead the baseline: a plain httputil.ReverseProxy in
+// front of URL, in a process of its own like `cutover proxy`, printing its
+// address.
 package main
 
 import (
@@ -20,6 +22,7 @@ const body = `{"id":42,"status":"paid","items":[{"sku":"a-1","qty":2,"price":125
 
 func main() {
 	delay := flag.Duration("delay", time.Millisecond, "old's service time; new's is ten times longer")
+	baseline := flag.String("baseline", "", "serve a plain ReverseProxy in front of this URL instead")
 	flag.Parse()
 	serve := func(h http.Handler) string {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -36,16 +39,19 @@ func main() {
 			_, _ = io.WriteString(w, body)
 		})
 	}
-	oldURL := serve(upstream(*delay))
-	newURL := serve(upstream(10 * *delay))
-	u, _ := url.Parse(oldURL)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
-	rp.Transport = t
-	baseline := serve(rp)
-	fmt.Println(oldURL)
-	fmt.Println(newURL)
-	fmt.Println(baseline)
+	if *baseline != "" {
+		u, err := url.Parse(*baseline)
+		if err != nil {
+			log.Fatal(err)
+		}
+		rp := httputil.NewSingleHostReverseProxy(u)
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
+		rp.Transport = t
+		fmt.Println(serve(rp))
+		select {}
+	}
+	fmt.Println(serve(upstream(*delay)))
+	fmt.Println(serve(upstream(10 * *delay)))
 	select {}
 }
