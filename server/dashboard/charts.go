@@ -38,9 +38,28 @@ const (
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-// lineChart draws series over shared times. yFmt labels the y axis;
-// lo/hi bound it (NaN: from the data).
-func lineChart(title string, times []time.Time, lines []line, yFmt func(float64) string, lo, hi float64) template.HTML {
+// marker is a rollout change drawn as a vertical line on the charts.
+type marker struct {
+	Time  time.Time
+	Label string // the mode the change moved to: an enum name, never report text
+	Guard bool   // the guard's automatic rollback
+}
+
+// markersOf returns the rollout changes of a history as chart markers.
+func markersOf(hist []api.Change) []marker {
+	var ms []marker
+	for _, c := range hist {
+		if c.Kind != "rollout" {
+			continue
+		}
+		ms = append(ms, marker{Time: c.Time, Label: "→ " + topMode(c.To).String(), Guard: c.Automatic})
+	}
+	return ms
+}
+
+// lineChart draws series over shared times, with markers at rollout
+// changes. yFmt labels the y axis; lo/hi bound it (NaN: from the data).
+func lineChart(title string, times []time.Time, lines []line, markers []marker, yFmt func(float64) string, lo, hi float64) template.HTML {
 	dataLo, dataHi := math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
 		for _, v := range l.Values {
@@ -92,6 +111,39 @@ func lineChart(title string, times []time.Time, lines []line, yFmt func(float64)
 				anchor = "end"
 			}
 			fmt.Fprintf(&b, `<text class="axis" x="%s" y="%d" text-anchor="%s">%s</text>`, f1(x(i)), chartH-6, anchor, times[i].UTC().Format("15:04"))
+		}
+	}
+	if n := len(times); n > 1 {
+		first, last := times[0], times[n-1]
+		step := times[1].Sub(times[0])
+		row, lastX := 0, math.Inf(-1)
+		for _, m := range markers {
+			// A change within the last step (the current minute) sits at the
+			// right edge.
+			if m.Time.Before(first) || m.Time.After(last.Add(step)) {
+				continue
+			}
+			xx := math.Min(padLeft+plotW*float64(m.Time.Sub(first))/float64(last.Sub(first)), padLeft+plotW)
+			if xx-lastX < 90 { // labels close together: stack them
+				row = (row + 1) % 3
+			} else {
+				row = 0
+			}
+			lastX = xx
+			class := "marker"
+			if m.Guard {
+				class += " guard"
+			}
+			anchor := "start"
+			if xx > padLeft+plotW*0.8 {
+				anchor = "end"
+			}
+			fmt.Fprintf(&b, `<line class="%s" x1="%s" x2="%s" y1="%d" y2="%s"/>`, class, f1(xx), f1(xx), padTop, f1(padTop+plotH))
+			tx := xx + 3
+			if anchor == "end" {
+				tx = xx - 3
+			}
+			fmt.Fprintf(&b, `<text class="%s" x="%s" y="%d" text-anchor="%s">%s</text>`, class, f1(tx), padTop+9+11*row, anchor, html.EscapeString(m.Label))
 		}
 	}
 	if empty {
@@ -169,7 +221,7 @@ func sparkline(series []api.StatsPoint) template.HTML {
 }
 
 // charts draws the migration page's three charts from a stats series.
-func charts(st api.Stats) []chartView {
+func charts(st api.Stats, markers []marker) []chartView {
 	n := len(st.Series)
 	times := make([]time.Time, n)
 	match := make([]float64, n)
@@ -202,9 +254,9 @@ func charts(st api.Stats) []chartView {
 		{Class: "new", Label: "new errors", Values: newErr},
 	}
 	return []chartView{
-		{Title: "Match rate", Note: "share of compared calls where both sides agreed", SVG: lineChart("match rate over time", times, ml, pct, matchLo, 1), Legend: ml},
-		{Title: "Latency", Note: "p50 and p99 of each side", SVG: lineChart("latency p50 and p99, old and new", times, ll, ms, 0, nan), Legend: ll},
-		{Title: "Error rates", Note: "calls where that side failed, over compared calls", SVG: lineChart("error rates of old and new", times, el, pct, 0, math.Max(0.01, 1.1*maxOf(oldErr, newErr))), Legend: el},
+		{Title: "Match rate", Note: "share of compared calls where both sides agreed", SVG: lineChart("match rate over time", times, ml, markers, pct, matchLo, 1), Legend: ml},
+		{Title: "Latency", Note: "p50 and p99 of each side", SVG: lineChart("latency p50 and p99, old and new", times, ll, markers, ms, 0, nan), Legend: ll},
+		{Title: "Error rates", Note: "calls where that side failed, over compared calls", SVG: lineChart("error rates of old and new", times, el, markers, pct, 0, math.Max(0.01, 1.1*maxOf(oldErr, newErr))), Legend: el},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,22 +14,46 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/server/servertest"
 )
 
-// seedEvidence gives a migration an hour of shadow reports with mismatch
-// groups, a forced canary to reverse-shadow, and the guard's rollback:
-// the data of docs/dashboard.png.
-func seedEvidence(t *testing.T, e *env, name string) {
+// clock is the service's clock in the evidence test: real time shifted
+// back, so that the seeded changes happen at different minutes.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) at(offset time.Duration) {
+	c.mu.Lock()
+	c.offset = offset
+	c.mu.Unlock()
+}
+
+// seedEvidence gives a migration an hour of reports with mismatch groups:
+// created an hour ago, shadow since, a forced canary to reverse-shadow
+// 8 minutes ago, and the guard's rollback 4 minutes ago. It is the data of
+// docs/dashboard.png.
+func seedEvidence(t *testing.T, e *env, clk *clock, name string) {
 	t.Helper()
 	ctx := context.Background()
+	clk.at(-62 * time.Minute)
 	e.create(t, name, nil)
+	clk.at(-59*time.Minute - 30*time.Second)
 	e.set(t, name, cutover.Rollout{Mode: cutover.ModeShadow, Treatment: cutover.ModeShadow}, false, "start comparing pending_payments against orders")
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	now := time.Now().UTC()
-	var aggs []api.Aggregate
-	for i := 59; i >= 0; i-- {
-		start := now.Add(-time.Duration(i) * time.Minute)
+	minute := func(i int) time.Time { return now.Add(-time.Duration(i) * time.Minute) }
+	key := func() string { return fmt.Sprintf("order-%d", 10000+rng.IntN(90000)) }
+	shadowMinute := func(i int) api.Aggregate {
+		start := minute(i)
 		calls := int64(380 + rng.IntN(80))
 		// A burst of stale IDs around 20 minutes ago, then a fix.
 		rate := 0.004 + 0.002*rng.Float64()
@@ -52,7 +77,6 @@ func seedEvidence(t *testing.T, e *env, name string) {
 			NewErrors:  newErr,
 			OldLatency: sketch(t, oldLat), NewLatency: sketch(t, newLat),
 		}
-		key := func() string { return fmt.Sprintf("order-%d", 10000+rng.IntN(90000)) }
 		a.Groups = []api.Group{{
 			Signature: ".CustomerID", Outcome: cutover.OutcomeMismatch, Count: mismatches * 8 / 10,
 			Samples: []api.Sample{{Key: key(), Time: start, Diffs: []diff.Difference{{Path: ".CustomerID", Old: fmt.Sprint(7000 + rng.IntN(999)), New: fmt.Sprint(7000 + rng.IntN(999))}}}},
@@ -69,12 +93,17 @@ func seedEvidence(t *testing.T, e *env, name string) {
 				Samples: []api.Sample{{Key: key(), Time: start, NewError: "pending_payments: sql: no rows in result set"}},
 			})
 		}
-		aggs = append(aggs, a)
+		return a
+	}
+	var aggs []api.Aggregate
+	for i := 59; i >= 9; i-- {
+		aggs = append(aggs, shadowMinute(i))
 	}
 	e.ingest(t, aggs...)
 
 	// A canary to reverse-shadow, forced past the gates, and the guard
 	// taking it back when new disagrees too often.
+	clk.at(-8 * time.Minute)
 	m, err := e.svc.Migration(ctx, name)
 	if err != nil {
 		t.Fatal(err)
@@ -85,17 +114,28 @@ func seedEvidence(t *testing.T, e *env, name string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.ingest(t, api.Aggregate{
-		Migration: name, Operation: "CustomerID", Kind: "read", Mode: cutover.ModeReverseShadow,
-		Start: time.Now().UTC(), End: time.Now().UTC(),
-		Counts: map[cutover.Outcome]int64{cutover.OutcomeMatch: 180, cutover.OutcomeMismatch: 9, cutover.OutcomeFallback: 3},
-		Groups: []api.Group{{Signature: ".CustomerID", Outcome: cutover.OutcomeMismatch, Count: 9,
-			Samples: []api.Sample{{Key: "order-48213", Time: time.Now().UTC(), Diffs: []diff.Difference{{Path: ".CustomerID", Old: "7731", New: "7713"}}}}}},
-	})
+	aggs = nil
+	for i := 8; i >= 5; i-- {
+		aggs = append(aggs, shadowMinute(i), api.Aggregate{
+			Migration: name, Operation: "CustomerID", Kind: "read", Mode: cutover.ModeReverseShadow,
+			Start: minute(i), End: minute(i).Add(time.Minute),
+			Counts: map[cutover.Outcome]int64{cutover.OutcomeMatch: 40, cutover.OutcomeMismatch: 3, cutover.OutcomeFallback: 1},
+			Groups: []api.Group{{Signature: ".CustomerID", Outcome: cutover.OutcomeMismatch, Count: 3,
+				Samples: []api.Sample{{Key: key(), Time: minute(i), Diffs: []diff.Difference{{Path: ".CustomerID", Old: "7731", New: "7713"}}}}}},
+		})
+	}
+	e.ingest(t, aggs...)
+	clk.at(-4 * time.Minute)
 	changes, err := e.svc.Check(ctx)
 	if err != nil || len(changes) != 1 {
 		t.Fatalf("the guard made %d changes (%v), want its rollback", len(changes), err)
 	}
+	clk.at(0)
+	aggs = nil
+	for i := 4; i >= 0; i-- {
+		aggs = append(aggs, shadowMinute(i))
+	}
+	e.ingest(t, aggs...)
 }
 
 // TestBrowserEvidence renders a migration page with an hour of evidence:
@@ -103,8 +143,9 @@ func seedEvidence(t *testing.T, e *env, name string) {
 // marked in the history. With CUTOVER_SCREENSHOTS set, its screenshot is
 // the one in docs/dashboard.png.
 func TestBrowserEvidence(t *testing.T) {
-	e := start(t, slow)
-	seedEvidence(t, e, "orders-customer-id")
+	clk := &clock{}
+	e := start(t, slow, servertest.WithNow(clk.Now))
+	seedEvidence(t, e, clk, "orders-customer-id")
 	e.create(t, "invoices-v2", nil)
 	ctx := tab(t)
 	signInBrowser(t, ctx, e.URL, e.token(t, "alice", api.ScopeOperator))

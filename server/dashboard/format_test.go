@@ -147,13 +147,17 @@ func TestSparklineAndCharts(t *testing.T) {
 	if s := string(sparkline(nil)); !strings.Contains(s, "no comparisons yet") {
 		t.Errorf("empty sparkline %s", s)
 	}
-	for _, c := range charts(api.Stats{Series: series}) {
+	markers := []marker{{Time: now.Add(90 * time.Second), Label: "→ shadow"}, {Time: now.Add(-time.Hour), Label: "outside"}}
+	for _, c := range charts(api.Stats{Series: series}, markers) {
 		s := string(c.SVG)
 		if strings.Contains(s, "NaN") || strings.Contains(s, "Inf") || !strings.HasPrefix(s, "<svg") {
 			t.Errorf("%s chart: %s", c.Title, s)
 		}
+		if strings.Count(s, `<line class="marker"`) != 1 || !strings.Contains(s, "→ shadow") {
+			t.Errorf("%s chart: want one marker, inside the window: %s", c.Title, s)
+		}
 	}
-	if s := string(charts(api.Stats{})[0].SVG); !strings.Contains(s, "no reports in this window") {
+	if s := string(charts(api.Stats{}, nil)[0].SVG); !strings.Contains(s, "no reports in this window") {
 		t.Errorf("empty chart: %s", s)
 	}
 }

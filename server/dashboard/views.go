@@ -312,7 +312,7 @@ func (h *Handler) migrationData(r *http.Request, s *session, name string) (migra
 		Name: m.Name, Description: m.Description, Version: m.Version,
 		Rollout: describe(m.Rollout), Timeline: timeline(m.Rollout),
 		Window: wname, Compared: st.Compared, MatchRate: "—",
-		Charts: charts(st),
+		Charts: charts(st, markersOf(hist)),
 		Gate:   gateSummary(st.Gates, m.Gates, topMode(m.Rollout)),
 		Query:  "?window=" + url.QueryEscape(wname),
 	}
