@@ -100,6 +100,10 @@ func New(svc *server.Service, cfg Config) *Handler {
 	}
 	files := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	h.mux.Handle("GET /assets/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		files.ServeHTTP(w, r)
 	}))

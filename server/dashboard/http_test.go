@@ -287,6 +287,9 @@ func TestMountedBesideTheAPI(t *testing.T) {
 	if a := c.get("/assets/style.css"); a.StatusCode != http.StatusOK || !strings.Contains(a.Header.Get("Content-Type"), "text/css") {
 		t.Errorf("GET /assets/style.css: %d %s", a.StatusCode, a.Header.Get("Content-Type"))
 	}
+	if a := c.get("/assets/"); a.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /assets/: %d, want 404 (no listing)", a.StatusCode)
+	}
 	if a := c.get("/nowhere"); a.StatusCode != http.StatusNotFound || !strings.Contains(a.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("GET /nowhere: %d %s, want the dashboard's 404 page", a.StatusCode, a.Header.Get("Content-Type"))
 	}

@@ -219,6 +219,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.showSignin(w, r, http.StatusServiceUnavailable, next, "The server could not check the token just now: try again in a moment.")
 		return
 	}
+	h.sessions.remove(r) // a sign-in replaces the browser's earlier session
 	sum := sha256.Sum256([]byte(secret))
 	id, _ := h.sessions.create(p, hex.EncodeToString(sum[:]))
 	http.SetCookie(w, h.cookie(r, SessionCookie, id, int(h.sessions.ttl.Seconds())))
