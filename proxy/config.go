@@ -86,6 +86,12 @@ type Config struct {
 	// they are shed and counted, never queued. Zero:
 	// cutover.DefaultMaxInFlight. Reloadable.
 	MaxInFlight int
+	// SampleRate is the fraction of safe requests, in (0, 1], that are
+	// compared in shadow and reverse-shadow; the others go to the
+	// authoritative side only (in reverse-shadow they still fall back to
+	// old). It buys CPU headroom on busy proxies. Writes are never sampled.
+	// Zero: 1, every request. Reloadable.
+	SampleRate float64
 
 	// Sinks receive observations off the request path, each through its own
 	// bounded queue; see [cutover.Sink].
@@ -123,6 +129,7 @@ type runtimeConfig struct {
 	newTimeout             time.Duration
 	fallback               bool
 	maxInFlight            int64
+	sampleRate             float64
 	flushInterval          time.Duration
 }
 
@@ -149,6 +156,9 @@ func (cfg *Config) compile() (*runtimeConfig, error) {
 		cfg.MaxInFlight < 0 || cfg.FlushInterval < -1 {
 		errs = append(errs, errors.New("limits: sizes, timeouts and MaxInFlight must not be negative"))
 	}
+	if cfg.SampleRate < 0 || cfg.SampleRate > 1 || cfg.SampleRate != cfg.SampleRate {
+		errs = append(errs, fmt.Errorf("SampleRate: %v is outside (0, 1]; 0 means 1, every request", cfg.SampleRate))
+	}
 	rc := &runtimeConfig{
 		old: cfg.Old, new: cfg.New, old2: cfg.Old2,
 		key: cfg.Key, defaultKey: cfg.DefaultKey,
@@ -157,6 +167,7 @@ func (cfg *Config) compile() (*runtimeConfig, error) {
 		shadowTimeout: orDefault(cfg.ShadowTimeout, cutover.DefaultShadowTimeout),
 		fallback:      !cfg.DisableFallback,
 		maxInFlight:   int64(orDefault(cfg.MaxInFlight, cutover.DefaultMaxInFlight)),
+		sampleRate:    orDefault(cfg.SampleRate, 1),
 		flushInterval: cfg.FlushInterval,
 	}
 	rc.newTimeout = orDefault(cfg.NewTimeout, rc.shadowTimeout)

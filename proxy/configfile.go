@@ -64,12 +64,13 @@ type FileRollout struct {
 // FileLimits are the limits of a FileConfig; durations are strings such as
 // "1s" or "250ms". Zero fields take the defaults of [Config].
 type FileLimits struct {
-	MaxRequestBody  int64  `json:"max_request_body"`
-	MaxResponseBody int64  `json:"max_response_body"`
-	MaxInFlight     int    `json:"max_in_flight"`
-	SinkQueueSize   int    `json:"sink_queue_size"`
-	ShadowTimeout   string `json:"shadow_timeout"`
-	NewTimeout      string `json:"new_timeout"`
+	MaxRequestBody  int64   `json:"max_request_body"`
+	MaxResponseBody int64   `json:"max_response_body"`
+	MaxInFlight     int     `json:"max_in_flight"`
+	SampleRate      float64 `json:"sample_rate"`
+	SinkQueueSize   int     `json:"sink_queue_size"`
+	ShadowTimeout   string  `json:"shadow_timeout"`
+	NewTimeout      string  `json:"new_timeout"`
 }
 
 // LoadConfigFile reads and checks a configuration file. Its errors name the
@@ -132,7 +133,7 @@ func (f *FileConfig) Config() (Config, error) {
 		Migration: f.Migration, DefaultKey: f.DefaultKey, DisableFallback: f.DisableFallback,
 		IgnoreHeaders: f.IgnoreHeaders, IgnorePaths: f.IgnorePaths, Routes: f.Routes,
 		MaxRequestBody: f.Limits.MaxRequestBody, MaxResponseBody: f.Limits.MaxResponseBody,
-		MaxInFlight: f.Limits.MaxInFlight, SinkQueueSize: f.Limits.SinkQueueSize,
+		MaxInFlight: f.Limits.MaxInFlight, SinkQueueSize: f.Limits.SinkQueueSize, SampleRate: f.Limits.SampleRate,
 	}
 	for _, u := range []struct {
 		field, value string
@@ -175,6 +176,9 @@ func (f *FileConfig) Config() (Config, error) {
 		if n.v < 0 {
 			errs = append(errs, f.fieldError(n.field, "%d is negative; use 0 for the default", n.v))
 		}
+	}
+	if sr := f.Limits.SampleRate; sr < 0 || sr > 1 {
+		errs = append(errs, f.fieldError("limits.sample_rate", "%v is outside (0, 1]; 0 means 1, every request", sr))
 	}
 	if f.Rollout != nil {
 		r, err := f.Rollout.rollout()

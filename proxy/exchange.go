@@ -49,6 +49,7 @@ type exchange struct {
 	primaryDone   chan struct{}
 	fallbackArmed bool
 	fellBack      bool
+	sampledOut    bool // not compared (SampleRate); no secondary
 	headerState   atomic.Int32
 
 	// Written on the secondary's goroutine before secondaryDone is closed.

@@ -60,6 +60,7 @@ func (p *Proxy) metricFamilies() []metricFamily {
 		one("cutover_proxy_shed_total", "Secondary requests not sent because the in-flight bound was reached.", s.Shed),
 		over,
 		one("cutover_proxy_unshadowed_writes_total", "Unsafe requests in shadow or reverse-shadow sent to the authoritative side only.", s.UnshadowedWrites),
+		one("cutover_proxy_sampled_out_total", "Safe requests in shadow or reverse-shadow not compared because of the sample rate.", s.SampledOut),
 		outcomes, noise,
 		{name: "cutover_proxy_secondary_in_flight", help: "Secondary requests running now.", gauge: true, samples: []metricSample{{value: float64(s.InFlight)}}},
 		one("cutover_proxy_sink_dropped_total", "Observations a sink did not get because its queue was full.", s.SinkDropped),

@@ -71,6 +71,7 @@ type counters struct {
 	oversizeRequests  atomic.Uint64
 	oversizeResponses atomic.Uint64
 	unshadowedWrites  atomic.Uint64
+	sampledOut        atomic.Uint64
 	outcomes          [len(cutover.Outcomes)]atomic.Uint64
 	noise             atomic.Uint64
 	noiseDiffs        atomic.Uint64
@@ -103,6 +104,9 @@ type Stats struct {
 	// sent to the authoritative side only (their route does not shadow
 	// writes).
 	UnshadowedWrites uint64
+	// SampledOut counts safe requests in shadow and reverse-shadow not
+	// compared because of SampleRate.
+	SampledOut uint64
 	// Outcomes counts compared requests and dual writes by outcome, indexed
 	// by [cutover.Outcome].
 	Outcomes [len(cutover.Outcomes)]uint64
@@ -245,6 +249,7 @@ func (p *Proxy) Stats() Stats {
 		OversizeRequests:  p.st.oversizeRequests.Load(),
 		OversizeResponses: p.st.oversizeResponses.Load(),
 		UnshadowedWrites:  p.st.unshadowedWrites.Load(),
+		SampledOut:        p.st.sampledOut.Load(),
 		Noise:             p.st.noise.Load(),
 		NoiseDiffs:        p.st.noiseDiffs.Load(),
 		InFlight:          p.st.inFlight.Load(),
@@ -410,6 +415,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		method: r.Method, url: r.URL, header: r.Header.Clone(), primaryDone: make(chan struct{})}
 	stripHopHeaders(ex.header)
 	if safe {
+		ex.sampledOut = rc.sampleRate < 1 && rand.Float64() >= rc.sampleRate
 		p.serveRead(w, r, ex)
 	} else {
 		p.serveWrite(w, r, ex)
@@ -668,6 +674,13 @@ func (p *Proxy) fallBack(w http.ResponseWriter, r *http.Request, ex *exchange) b
 	p.st.oldReqs.Add(1)
 	p.oldPlain.ServeHTTP(rec, r2)
 	ex.fellBack = rec.status > 0 && rec.status < 500
+	if ex.sampledOut && ex.fellBack {
+		// No secondary will report it: report the fallback from here.
+		p.record(ex.route, &cutover.Observation{Migration: p.migration, Operation: ex.route.Name, Kind: ex.kind,
+			Mode: ex.mode, Key: ex.key, Time: ex.start, Outcome: cutover.OutcomeFallback, Signature: "error:new",
+			Old: cutover.Side{Ran: true, Duration: time.Since(ex.start)},
+			New: cutover.Side{Ran: true, Duration: time.Since(ex.start), Err: ex.primary.err}})
+	}
 	return true
 }
 
@@ -696,10 +709,20 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // serveRead serves a safe request in shadow or reverse-shadow.
 func (p *Proxy) serveRead(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	rc := ex.rc
-	if p.acquire(rc) {
+	switch {
+	case ex.sampledOut:
+		p.st.sampledOut.Add(1)
+		if ex.mode == cutover.ModeShadow {
+			defer ex.primaryFinished()
+			p.st.oldReqs.Add(1)
+			p.oldPlain.ServeHTTP(w, r)
+			return
+		}
+		// Reverse-shadow keeps its fallback: old is asked only if new fails.
+	case p.acquire(rc):
 		ex.secondaryDone = make(chan struct{})
 		go ex.runSecondary()
-	} else {
+	default:
 		p.shed(ex)
 	}
 	primary := p.oldCapture

@@ -662,3 +662,26 @@ func TestHEADFallback(t *testing.T) {
 		t.Fatalf("observation: %+v", o)
 	}
 }
+
+func TestSampleRate(t *testing.T) {
+	old := newUpstream(t, text("old"))
+	new := newUpstream(t, text("new"))
+	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeShadow), SampleRate: 1e-9})
+	if _, body := h.do(t, "GET", "/", nil); body != "old" {
+		t.Fatalf("got %q", body)
+	}
+	h.drain(t)
+	if s := h.p.Stats(); new.hits.Load() != 0 || s.SampledOut != 1 {
+		t.Fatalf("sampled-out request compared: new hits %d, SampledOut %d", new.hits.Load(), s.SampledOut)
+	}
+
+	// Sampled out in reverse-shadow, a failing new still falls back.
+	broken := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })
+	h = startProxy(t, old, broken, Config{Rollout: static(cutover.ModeReverseShadow), SampleRate: 1e-9})
+	if code, body := h.do(t, "GET", "/", nil); code != 200 || body != "old" {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if o := h.sink.next(t); o.Outcome != cutover.OutcomeFallback {
+		t.Fatalf("observation: %+v", o)
+	}
+}

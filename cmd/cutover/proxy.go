@@ -42,6 +42,7 @@ type proxyFlags struct {
 	server, token, cacheFile                   string
 	maxRequestBody, maxResponseBody            int64
 	maxInFlight                                int
+	sampleRate                                 float64
 	shadowTimeout, newTimeout, shutdownTimeout time.Duration
 	logLevel                                   string
 	ignoreHeaders, ignorePaths                 stringList
@@ -84,6 +85,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 	fs.Int64Var(&f.maxRequestBody, "max-request-body", 0, "largest request body buffered to be shadowed, in bytes (default 1 MiB)")
 	fs.Int64Var(&f.maxResponseBody, "max-response-body", 0, "largest response body kept to compare, in bytes (default 1 MiB)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "bound on secondary requests at once; beyond it they are shed (default 256)")
+	fs.Float64Var(&f.sampleRate, "sample-rate", 0, "fraction of safe requests compared, in (0, 1] (default 1: all)")
 	fs.DurationVar(&f.shadowTimeout, "shadow-timeout", 0, "timeout of each secondary request (default 1s)")
 	fs.DurationVar(&f.newTimeout, "new-timeout", 0, "reverse-shadow: time new has to send headers before old's response is used (default: --shadow-timeout)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests in flight")
@@ -302,6 +304,9 @@ func (f *proxyFlags) config() (proxy.Config, string, error) {
 	}
 	if f.set("max-in-flight") {
 		cfg.MaxInFlight = f.maxInFlight
+	}
+	if f.set("sample-rate") {
+		cfg.SampleRate = f.sampleRate
 	}
 	if f.set("shadow-timeout") {
 		cfg.ShadowTimeout = f.shadowTimeout
