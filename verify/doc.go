@@ -17,8 +17,9 @@
 // SQLite; md5 where a server's hash differs from the port) — so only two numbers
 // cross the network. Ranges whose counts and checksums agree are settled;
 // the others are split into [Options].Factor parts, again and again, until a
-// range holds at most [Options].Threshold rows, whose rows are then fetched
-// and compared. Identical data costs one scan of each side; the extra cost
+// range holds at most [Options].Threshold rows; then each row's key and hash
+// are fetched, which shows the missing and extra keys, and the values of the
+// keys whose hashes differ are fetched and compared column by column. Identical data costs one scan of each side; the extra cost
 // grows with the number of differences, not with the size of the tables.
 // This is the approach of data-diff/reladiff's hashdiff and of
 // pt-table-checksum's chunks, written for cutover.

@@ -186,7 +186,8 @@ func (r *Result) Report() api.VerifyReport {
 //
 // Ranges of keys are checksummed inside each database (a count and a sum of
 // row hashes); only ranges whose count or checksum differ are split again,
-// down to Options.Threshold rows, where the rows are fetched and compared.
+// down to Options.Threshold rows, where each row's key and hash are fetched
+// and compared, and then the values of the keys whose hashes differ.
 // Identical data therefore costs about one scan of each side.
 func Compare(ctx context.Context, old, new Source, opts Options) (*Result, error) {
 	o, norm, err := opts.withDefaults()
