@@ -107,3 +107,14 @@ func TestRolloutFile(t *testing.T) {
 		t.Fatal("a missing rollout file was accepted at start")
 	}
 }
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(goodConfig))
+	f.Add([]byte(`{"routes": [{"pattern": "/{a...}/b"}], "limits": {"shadow_timeout": "-1s"}}`))
+	f.Add([]byte(`[1, {"a": [2, {"b": 3}]}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseConfig("fuzz.json", data) // must not panic
+		_ = lineOf(data, "routes[1].pattern")
+		_ = lineOfKey(data, "pattern")
+	})
+}
