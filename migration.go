@@ -402,3 +402,21 @@ func (m *Migration) recordShed(kind Kind, op, key string, mode Mode, start time.
 	m.publish(&Observation{Migration: m.name, Operation: op, Kind: kind, Mode: mode, Key: key,
 		Time: start, Outcome: OutcomeShed})
 }
+
+// Publish counts an observation made outside this package — by the shadow
+// proxy, a batch comparison, a custom runner — and hands it to the
+// migration's sinks exactly as the library's own: after Redact, through the
+// bounded queues, never blocking. o.Migration is set to the migration's
+// name; an invalid outcome is refused. Publish must not be called after o
+// was handed over: sinks may keep it.
+func (m *Migration) Publish(o *Observation) error {
+	if o == nil || !o.Outcome.Valid() {
+		return errors.New("cutover: Publish needs an observation with a valid outcome")
+	}
+	o.Migration = m.name
+	m.outcomes[o.Outcome].Add(1)
+	if m.wants(o.Outcome) {
+		m.publish(o)
+	}
+	return nil
+}

@@ -58,6 +58,9 @@ func ParseOutcome(s string) (Outcome, error) {
 }
 
 // MarshalText encodes the outcome as its name.
+// Valid reports whether o is one of the outcomes listed in [Outcomes].
+func (o Outcome) Valid() bool { return int(o) < len(outcomeNames) }
+
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
 // UnmarshalText decodes an outcome name.
