@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for the zero fields of [Config].
@@ -111,6 +112,12 @@ type Config struct {
 	// client's response. Zero: flush as the upstream's writes arrive for
 	// streamed responses, as ReverseProxy does.
 	FlushInterval time.Duration
+	// Registerer, if set, gets the proxy's metrics (listed in
+	// docs/proxy.md), every one labelled with the migration; Close
+	// unregisters them. Give the program's own registry, never the global
+	// one. Zero: no metrics.
+	Registerer prometheus.Registerer
+
 	// Logger receives the proxy's own trouble (upstream errors, panicking
 	// sinks, a refused rollout). Zero: slog.Default().
 	Logger *slog.Logger

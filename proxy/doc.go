@@ -42,6 +42,6 @@
 //
 // Every compared request becomes a [cutover.Observation] (operation = the
 // route's name, never a raw path), delivered to [cutover.Sink]s through
-// bounded queues, as the library does. [Proxy.Stats] and
-// [Proxy.WriteMetrics] expose the counters; see docs/proxy.md.
+// bounded queues, as the library does. [Proxy.Stats] exposes the counters,
+// and [Config].Registerer the same as Prometheus metrics; see docs/proxy.md.
 package proxy

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Proxy is the shadow proxy: an http.Handler that sends each request to the
@@ -53,6 +54,8 @@ type Proxy struct {
 	oldCapture, newCapture *httputil.ReverseProxy // compared requests: tee, fallback
 
 	stopSource func()
+	registerer prometheus.Registerer // the metrics' registerer, to unregister them; nil when none
+	collector  *collector
 	closed     atomic.Bool
 	closeOnce  sync.Once
 	wg         sync.WaitGroup // secondary goroutines
@@ -189,6 +192,14 @@ func New(cfg Config) (*Proxy, error) {
 		}
 		p.stopSource = stop
 	}
+	if cfg.Registerer != nil {
+		p.collector = newCollector(p)
+		if err := cfg.Registerer.Register(p.collector); err != nil {
+			p.Close(context.Background())
+			return nil, fmt.Errorf("proxy: registering the metrics of %s: %w", p.migration, err)
+		}
+		p.registerer = cfg.Registerer
+	}
 	return p, nil
 }
 
@@ -309,8 +320,9 @@ func (p *Proxy) sinksIdle() bool {
 
 // Close stops following the rollout source, sheds secondary requests from
 // now on, waits (until ctx is done) for those in flight and for the queued
-// observations, and stops the sinks' goroutines. Requests served after Close
-// still reach their authoritative side. Shut the HTTP server down first.
+// observations, stops the sinks' goroutines and unregisters the metrics.
+// Requests served after Close still reach their authoritative side. Shut
+// the HTTP server down first.
 func (p *Proxy) Close(ctx context.Context) error {
 	var err error
 	p.closeOnce.Do(func() {
@@ -330,6 +342,9 @@ func (p *Proxy) Close(ctx context.Context) error {
 		}
 		if p.ownTransport != nil {
 			p.ownTransport.CloseIdleConnections()
+		}
+		if p.registerer != nil {
+			p.registerer.Unregister(p.collector)
 		}
 	})
 	return err

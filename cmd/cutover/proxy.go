@@ -17,6 +17,8 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/client"
 	"github.com/cutover/cutover/proxy"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 func init() {
@@ -143,6 +145,10 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 		cfg.Source = proxy.RolloutFile{Path: f.rolloutFile, Logger: log}
 	}
 
+	reg := prometheus.NewRegistry()
+	if f.metricsListen != "" {
+		cfg.Registerer = reg
+	}
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err
@@ -172,10 +178,8 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("listening on %s for metrics: %w", f.metricsListen, err)
 		}
 		mux := http.NewServeMux()
-		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-			_ = p.WriteMetrics(w)
-		})
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { served <- msrv.Serve(mln) }()
