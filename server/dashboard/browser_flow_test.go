@@ -206,4 +206,12 @@ func TestBrowserViewOnly(t *testing.T) {
 	if m, _ := e.svc.Migration(context.Background(), "orders"); m.Version != 1 {
 		t.Fatalf("the sdk session changed the migration: %+v", m.Rollout)
 	}
+
+	// The error page, for an unknown migration.
+	run(t, ctx,
+		chromedp.Navigate(e.URL+"/migrations/nope"),
+		chromedp.WaitVisible(chromedp.ID("error-message")),
+	)
+	contains(t, "error page", text(t, ctx, "#error-message"), `"nope"`)
+	screenshot(t, ctx, "error")
 }
