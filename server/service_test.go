@@ -21,6 +21,7 @@ import (
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/sqlite"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -639,7 +640,7 @@ func TestDeadWebhookDoesNotBlock(t *testing.T) {
 	}
 	// One notification is stuck in delivery, one queued; the third was
 	// dropped and counted.
-	if got := svc.Metrics().Webhooks.WithLabelValues("dropped").Value(); got < 1 {
+	if got := testutil.ToFloat64(svc.Metrics().Webhooks.WithLabelValues("dropped")); got < 1 {
 		t.Fatalf("dropped notifications: %v, want at least 1", got)
 	}
 }

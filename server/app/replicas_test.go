@@ -13,6 +13,7 @@ import (
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/server/app"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func startReplica(t *testing.T, db string) *app.App {
@@ -85,7 +86,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 
 	// The guard runs on one replica at a time, and moves when it stops.
-	checks := func(x *app.App) float64 { return x.Service().Metrics().GuardChecks.Value() }
+	checks := func(x *app.App) float64 { return testutil.ToFloat64(x.Service().Metrics().GuardChecks) }
 	waitFor(t, "a guard round on either replica", func() bool { return checks(a)+checks(b) > 0 })
 	leader, follower := a, b
 	if checks(b) > 0 {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/server"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // DefaultMaxBodyBytes bounds a request body when Config.MaxBodyBytes is
@@ -61,6 +62,7 @@ type Handler struct {
 	svc       *server.Service
 	log       *slog.Logger
 	metrics   *server.Metrics
+	exporter  http.Handler // serves metrics.Registry
 	maxBody   int64
 	heartbeat time.Duration
 	done      <-chan struct{}
@@ -84,6 +86,10 @@ func New(cfg Config) *Handler {
 	if h.heartbeat <= 0 {
 		h.heartbeat = DefaultHeartbeat
 	}
+	h.exporter = promhttp.HandlerFor(h.metrics.Registry, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{h.log},
+		ErrorHandling: promhttp.ContinueOnError, // a failed collector costs its metrics, not the page
+	})
 	for _, r := range h.routes() {
 		h.mux.Handle(r.Pattern, h.wrap(r))
 	}
@@ -341,10 +347,14 @@ func (h *Handler) readyz(w http.ResponseWriter, r *http.Request, _ server.Princi
 }
 
 func (h *Handler) metricsPage(w http.ResponseWriter, r *http.Request, _ server.Principal) error {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, err := h.metrics.WriteTo(w)
-	return err
+	h.exporter.ServeHTTP(w, r)
+	return nil
 }
+
+// promLogger gives promhttp's errors (a collector failing) to the log.
+type promLogger struct{ log *slog.Logger }
+
+func (l promLogger) Println(v ...any) { l.log.Warn("serving /metrics", "err", fmt.Sprint(v...)) }
 
 func (h *Handler) listMigrations(w http.ResponseWriter, r *http.Request, _ server.Principal) error {
 	ms, err := h.svc.Migrations(r.Context())

@@ -20,6 +20,7 @@ import (
 	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/servertest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 )
 
@@ -370,21 +371,37 @@ func TestMetricsAndReady(t *testing.T) {
 		t.Fatalf("readyz: %d", code)
 	}
 	raw(t, srv, "", "GET", "/api/v1/migrations/orders", "")
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// /metrics over HTTP, as Prometheus scrapes it: route and code labels
+	// from the requests above, every result at zero from the start.
+	if err := testutil.ScrapeAndCompare(srv.URL+"/metrics", strings.NewReader(`
+# HELP cutover_report_batches_total Report batches received, by result (accepted, duplicate).
+# TYPE cutover_report_batches_total counter
+cutover_report_batches_total{result="accepted"} 0
+cutover_report_batches_total{result="duplicate"} 0
+# HELP cutover_guard_rollbacks_total Automatic rollbacks to shadow made by the guard.
+# TYPE cutover_guard_rollbacks_total counter
+cutover_guard_rollbacks_total 0
+`), "cutover_report_batches_total", "cutover_guard_rollbacks_total"); err != nil {
+		t.Error(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{
-		`cutover_http_requests_total{route="POST /api/v1/migrations",code="201"} 1`,
-		`cutover_http_requests_total{route="GET /api/v1/migrations/{name}",code="401"} 1`,
-		`cutover_report_batches_total{result="accepted"} 0`,
-		`# TYPE cutover_guard_rollbacks_total counter`,
-	} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("metrics lack %q:\n%s", want, body)
+	m := srv.App().Service().Metrics()
+	for _, c := range []struct {
+		route, code string
+	}{{"POST /api/v1/migrations", "201"}, {"GET /api/v1/migrations/{name}", "401"}, {"GET /readyz", "200"}} {
+		if n := testutil.ToFloat64(m.Requests.WithLabelValues(c.route, c.code)); n != 1 {
+			t.Errorf("requests %s %s: %v, want 1", c.route, c.code, n)
 		}
+	}
+	// The Go runtime's and the process's collectors share the registry.
+	for _, name := range []string{"go_goroutines", "process_open_fds"} {
+		if n, err := testutil.GatherAndCount(m.Registry, name); err != nil || n != 1 {
+			t.Errorf("%s: %d series (%v), want 1", name, n, err)
+		}
+	}
+	// Each server has its own registry: another one counts from zero.
+	other := servertest.Start(t)
+	if n := testutil.ToFloat64(other.App().Service().Metrics().Requests.WithLabelValues("POST /api/v1/migrations", "201")); n != 0 {
+		t.Errorf("a second server counts %v creations it never served", n)
 	}
 }
 
