@@ -37,23 +37,22 @@ import (
 // [Route] enables write shadowing. A Proxy is safe for concurrent use.
 type Proxy struct {
 	migration string
+	// m holds the rollout (and follows its source), decides modes, and
+	// counts and delivers observations to the sinks, as for the library's
+	// own calls. The proxy runs the secondary requests itself.
+	m         *cutover.Migration
 	rt        atomic.Pointer[runtimeConfig]
-	rollout   atomic.Pointer[cutover.Rollout]
 	transport http.RoundTripper
 	// ownTransport is the transport New made, closed by Close; nil when
 	// the caller gave one.
 	ownTransport *http.Transport
 	logger       *slog.Logger
-	redact       func(*cutover.Observation)
-	sinks        []*sinkQueue
-	sinkList     []cutover.Sink
 
 	// The four ReverseProxies are built once: they read per-request state
 	// from the request's context, and the upstream URLs from rt.
 	oldPlain, newPlain     *httputil.ReverseProxy // old and new modes, unshadowed requests
 	oldCapture, newCapture *httputil.ReverseProxy // compared requests: tee, fallback
 
-	stopSource func()
 	registerer prometheus.Registerer // the metrics' registerer, to unregister them; nil when none
 	collector  *collector
 	closed     atomic.Bool
@@ -75,11 +74,9 @@ type counters struct {
 	oversizeResponses atomic.Uint64
 	unshadowedWrites  atomic.Uint64
 	sampledOut        atomic.Uint64
-	outcomes          [len(cutover.Outcomes)]atomic.Uint64
 	noise             atomic.Uint64
 	noiseDiffs        atomic.Uint64
 	inFlight          atomic.Int64
-	redactPanics      atomic.Uint64
 }
 
 type routeCounters struct {
@@ -111,7 +108,7 @@ type Stats struct {
 	// compared because of SampleRate.
 	SampledOut uint64
 	// Outcomes counts compared requests and dual writes by outcome, indexed
-	// by [cutover.Outcome].
+	// by [cutover.Outcome] (the migration's own count, [cutover.Stats]).
 	Outcomes [len(cutover.Outcomes)]uint64
 	// Noise counts compared requests on which at least one difference was
 	// cancelled as noise; NoiseDiffs the differences cancelled.
@@ -152,7 +149,6 @@ func New(cfg Config) (*Proxy, error) {
 		migration: cfg.Migration,
 		transport: cfg.Transport,
 		logger:    cfg.Logger,
-		redact:    cfg.Redact,
 		route:     make(map[string]*routeCounters),
 	}
 	if p.logger == nil {
@@ -166,31 +162,23 @@ func New(cfg Config) (*Proxy, error) {
 	}
 	p.rt.Store(rc)
 	p.routeCounters(rc)
-	r := cfg.Rollout.Clone()
-	p.rollout.Store(&r)
 	p.oldPlain = p.reverseProxy(func(rc *runtimeConfig) *url.URL { return rc.old }, false)
 	p.newPlain = p.reverseProxy(func(rc *runtimeConfig) *url.URL { return rc.new }, false)
 	p.oldCapture = p.reverseProxy(func(rc *runtimeConfig) *url.URL { return rc.old }, true)
 	p.newCapture = p.reverseProxy(func(rc *runtimeConfig) *url.URL { return rc.new }, true)
-	size := orDefault(cfg.SinkQueueSize, cutover.DefaultSinkQueueSize)
-	for _, s := range cfg.Sinks {
-		if s != nil {
-			p.sinks = append(p.sinks, startSinkQueue(s, size, p.logger))
-			p.sinkList = append(p.sinkList, s)
-		}
-	}
-	if cfg.Source != nil {
-		stop, err := cfg.Source.Subscribe(cfg.Migration, func(r cutover.Rollout) {
-			if err := p.SetRollout(r); err != nil {
-				p.logger.Error("cutover proxy: the rollout source delivered an invalid rollout; keeping the last good one",
-					"migration", p.migration, "err", err)
-			}
-		})
-		if err != nil {
-			p.stopSinks(context.Background())
-			return nil, fmt.Errorf("proxy: subscribing to the rollout source: %w", err)
-		}
-		p.stopSource = stop
+	// The migration starts the sinks' goroutines and follows the source:
+	// it comes after every check but the metrics' registration.
+	p.m, err = cutover.New(cutover.Config{
+		Name:          cfg.Migration,
+		Rollout:       cfg.Rollout,
+		Source:        cfg.Source,
+		Sinks:         cfg.Sinks,
+		SinkQueueSize: cfg.SinkQueueSize,
+		Redact:        cfg.Redact,
+		Logger:        p.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	if cfg.Registerer != nil {
 		p.collector = newCollector(p)
@@ -207,18 +195,11 @@ func New(cfg Config) (*Proxy, error) {
 func (p *Proxy) Migration() string { return p.migration }
 
 // Rollout returns a copy of the rollout in force.
-func (p *Proxy) Rollout() cutover.Rollout { return p.rollout.Load().Clone() }
+func (p *Proxy) Rollout() cutover.Rollout { return p.m.Rollout() }
 
 // SetRollout replaces the rollout in force; requests that start afterwards
 // see it. An invalid rollout is refused and the current one kept.
-func (p *Proxy) SetRollout(r cutover.Rollout) error {
-	if err := r.Validate(); err != nil {
-		return err
-	}
-	r = r.Clone()
-	p.rollout.Store(&r)
-	return nil
-}
+func (p *Proxy) SetRollout(r cutover.Rollout) error { return p.m.SetRollout(r) }
 
 // Reload replaces the reloadable fields of the configuration (see
 // [Config]); the others must equal the running ones' or are ignored:
@@ -252,7 +233,12 @@ func (p *Proxy) routeCounters(rc *runtimeConfig) {
 
 // Stats returns the proxy's counters.
 func (p *Proxy) Stats() Stats {
+	ms := p.m.Stats()
 	s := Stats{
+		Outcomes:          ms.Outcomes,
+		SinkDropped:       ms.SinkDropped,
+		SinkPanics:        ms.SinkPanics,
+		RedactPanics:      ms.RedactPanics,
 		OldRequests:       p.st.oldReqs.Load(),
 		NewRequests:       p.st.newReqs.Load(),
 		Old2Requests:      p.st.old2Reqs.Load(),
@@ -264,18 +250,10 @@ func (p *Proxy) Stats() Stats {
 		Noise:             p.st.noise.Load(),
 		NoiseDiffs:        p.st.noiseDiffs.Load(),
 		InFlight:          p.st.inFlight.Load(),
-		RedactPanics:      p.st.redactPanics.Load(),
 		Routes:            make(map[string]RouteStats),
 	}
 	for i := range s.Requests {
 		s.Requests[i] = p.st.requests[i].Load()
-	}
-	for i := range s.Outcomes {
-		s.Outcomes[i] = p.st.outcomes[i].Load()
-	}
-	for _, q := range p.sinks {
-		s.SinkDropped += q.dropped.Load()
-		s.SinkPanics += q.panics.Load()
 	}
 	p.mu.Lock()
 	for name, c := range p.route {
@@ -296,10 +274,7 @@ func (p *Proxy) Stats() Stats {
 func (p *Proxy) Drain(ctx context.Context) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for {
-		if p.st.inFlight.Load() == 0 && p.sinksIdle() {
-			return nil
-		}
+	for p.st.inFlight.Load() != 0 {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("proxy: draining %s: %d secondary requests still in flight: %w",
@@ -307,15 +282,8 @@ func (p *Proxy) Drain(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-func (p *Proxy) sinksIdle() bool {
-	for _, q := range p.sinks {
-		if q.pending.Load() != 0 {
-			return false
-		}
-	}
-	return true
+	// A secondary's observation is queued before its slot is released.
+	return p.m.Drain(ctx)
 }
 
 // Close stops following the rollout source, sheds secondary requests from
@@ -327,9 +295,6 @@ func (p *Proxy) Close(ctx context.Context) error {
 	var err error
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
-		if p.stopSource != nil {
-			p.stopSource()
-		}
 		done := make(chan struct{})
 		go func() { p.wg.Wait(); close(done) }()
 		select {
@@ -337,8 +302,10 @@ func (p *Proxy) Close(ctx context.Context) error {
 		case <-ctx.Done():
 			err = fmt.Errorf("proxy: closing %s: %d secondary requests still in flight: %w", p.migration, p.st.inFlight.Load(), ctx.Err())
 		}
-		if serr := p.stopSinks(ctx); err == nil && serr != nil {
-			err = fmt.Errorf("proxy: closing %s: a sink is still busy: %w", p.migration, serr)
+		// The migration stops following the source, delivers what is
+		// queued, and stops the sinks.
+		if merr := p.m.Close(ctx); err == nil && merr != nil {
+			err = fmt.Errorf("proxy: closing %s: %w", p.migration, merr)
 		}
 		if p.ownTransport != nil {
 			p.ownTransport.CloseIdleConnections()
@@ -350,23 +317,15 @@ func (p *Proxy) Close(ctx context.Context) error {
 	return err
 }
 
-func (p *Proxy) stopSinks(ctx context.Context) error {
-	var err error
-	for _, q := range p.sinks {
-		if e := q.stop(ctx); e != nil && err == nil {
-			err = e
-		}
-	}
-	return err
-}
-
 // modeFor returns the mode of a request's key, drawing a random bucket for
 // keyless requests when there is no default key.
-func (p *Proxy) modeFor(rc *runtimeConfig, key string, hasKey bool) cutover.Mode {
-	r := p.rollout.Load()
+func (p *Proxy) modeFor(key string, hasKey bool) cutover.Mode {
 	if hasKey {
-		return r.ModeFor(p.migration, key)
+		return p.m.ModeFor(key)
 	}
+	// No key, no override: only the split applies. (Rollout copies the
+	// overrides, if there are any.)
+	r := p.m.Rollout()
 	if r.Percent <= 0 || r.Treatment == r.Mode {
 		return r.Mode
 	}
@@ -395,7 +354,7 @@ func isSafe(method string) bool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := p.rt.Load()
 	key, hasKey := rc.requestKey(r)
-	mode := p.modeFor(rc, key, hasKey)
+	mode := p.modeFor(key, hasKey)
 	p.st.requests[mode].Add(1)
 	switch mode {
 	case cutover.ModeOld:
@@ -801,34 +760,12 @@ func (p *Proxy) shed(ex *exchange) {
 		Mode: ex.mode, Key: ex.key, Time: ex.start, Outcome: cutover.OutcomeShed})
 }
 
-// record counts an observation's outcome and publishes it to the sinks that
-// want it, after redaction. It never blocks.
+// record counts an observation's outcome by route, and publishes it
+// through the migration, which counts it, redacts it and queues it for the
+// sinks that want it. It never blocks.
 func (p *Proxy) record(route *compiledRoute, o *cutover.Observation) {
-	p.st.outcomes[o.Outcome].Add(1)
 	route.counters.outcomes[o.Outcome].Add(1)
-	if len(p.sinks) == 0 {
-		return
-	}
-	if p.redact != nil && !p.safeRedact(o) {
-		return
-	}
-	for _, q := range p.sinks {
-		if q.enabled(o.Outcome) {
-			q.offer(o)
-		}
-	}
-}
-
-func (p *Proxy) safeRedact(o *cutover.Observation) (ok bool) {
-	defer func() {
-		if v := recover(); v != nil {
-			p.st.redactPanics.Add(1)
-			p.logger.Error("cutover proxy: Redact panicked; observation dropped", "migration", p.migration, "panic", v)
-			ok = false
-		}
-	}()
-	p.redact(o)
-	return true
+	_ = p.m.Publish(o) // the outcome is always valid
 }
 
 // isTimeout reports whether err is a deadline or a network timeout.
