@@ -4,10 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,6 +75,31 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("GET /healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+
+	// The dashboard answers, and the printed token signs in: the overview
+	// lists the example migration.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	page := func(resp *http.Response, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	form := page(browser.Get(url + "/signin"))
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+	if csrf == nil {
+		t.Fatalf("the sign-in page has no csrf field:\n%s", form)
+	}
+	req, _ := http.NewRequest("POST", url+"/signin", strings.NewReader(neturl.Values{"token": {token}, "csrf": {csrf[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", url)
+	if overview := page(browser.Do(req)); !strings.Contains(overview, "orders-customer-id") {
+		t.Fatalf("after signing in, the overview does not list the migration:\n%s", overview)
+	}
 
 	vars := map[string]string{"CUTOVER_SERVER": url, "CUTOVER_TOKEN": token}
 	if code, out, errOut := runCLI(t, vars, "status"); code != exitOK || !strings.Contains(out, "orders-customer-id") {

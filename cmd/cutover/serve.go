@@ -32,6 +32,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	guard := fs.Duration("guard-interval", app.DefaultGuardInterval, "how often the guard checks reverse-shadow migrations (0 turns it off)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	withDashboard := fs.Bool("dashboard", true, "serve the dashboard's web pages at / (sign in with a token)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark the dashboard's cookies Secure even over plain HTTP: set it behind a TLS-terminating proxy")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var ui func(*server.Service, *slog.Logger) http.Handler
 	if *withDashboard {
 		ui = func(svc *server.Service, log *slog.Logger) http.Handler {
-			return dashboard.New(svc, dashboard.Config{Logger: log})
+			return dashboard.New(svc, dashboard.Config{Logger: log, SecureCookies: *secureCookies})
 		}
 	}
 	a, err := app.Open(openCtx, app.Config{

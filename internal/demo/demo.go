@@ -28,6 +28,7 @@ import (
 	"github.com/cutover/cutover/examples/orders"
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/app"
+	"github.com/cutover/cutover/server/dashboard"
 )
 
 // Options configure a demo run. Every zero field has the default its
@@ -100,7 +101,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (err error) {
 		MaxMismatchRate: 0.08, MaxNewErrorRate: 0.05}
 	guard := api.Guard{Window: api.Duration(time.Minute), MinSamples: 100,
 		MaxMismatchRate: 0.2, MaxNewErrorRate: 0.2}
-	cp, err := app.Open(ctx, app.Config{Listen: opts.Listen, DataDir: filepath.Join(dir, "control-plane"),
+	cp, err := app.Open(ctx, app.Config{
+		UI: func(svc *server.Service, log *slog.Logger) http.Handler {
+			return dashboard.New(svc, dashboard.Config{Logger: log})
+		},
+		Listen: opts.Listen, DataDir: filepath.Join(dir, "control-plane"),
 		GuardInterval: 2 * time.Second, Logger: log, Gates: &gates, Guard: &guard})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
