@@ -10,10 +10,12 @@
 // to another replica when the holder's connection dies.
 //
 // The SQL is shared with the sqlite adapter, so the pool is database/sql
-// over pgx connections (a small driver in this package); LISTEN and the
-// lock use dedicated pgx connections. The schema migrations in schema/ are embedded and applied at
-// Open under a transaction-level advisory lock, so replicas starting
-// together migrate once.
+// over pgx's own driver (github.com/jackc/pgx/v5/stdlib); LISTEN and the
+// lock use dedicated pgx connections, outside the pool, because each holds
+// session state (the LISTEN, the lock) for as long as it lives. The schema
+// migrations in schema/ are embedded and applied at Open under a
+// transaction-level advisory lock, so replicas starting together migrate
+// once.
 package postgres
 
 import (
@@ -29,6 +31,7 @@ import (
 
 	"github.com/cutover/cutover/server/internal/sqlstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 //go:embed schema/*.sql
@@ -61,7 +64,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	db := sql.OpenDB(connector{cfg})
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/postgres"
 	"github.com/cutover/cutover/server/storetest"
+	"github.com/jackc/pgx/v5"
 )
 
 func open(t *testing.T, url string) *postgres.Store {
@@ -104,4 +106,41 @@ func TestNotificationsAndGuardLock(t *testing.T) {
 			t.Fatal("no notification within 10s")
 		}
 	}
+}
+
+// TestPoolOutlivesKilledConnections kills the pool's sessions on the
+// server side (a failover, an administrator's pg_terminate_backend): the
+// store answers again, on new connections, without being reopened.
+func TestPoolOutlivesKilledConnections(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	const app = "cutover_pool_test"
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	s := open(t, url+sep+"application_name="+app)
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&killed); err != nil || killed == 0 {
+		t.Fatalf("terminated %d sessions: %v", killed, err)
+	}
+	// A call may still meet a dead session (pgx cannot tell whether a
+	// statement reached the server, so it is not retried); the pool drops
+	// each such connection, at most its 8 idle ones.
+	var last error
+	for range 9 {
+		if _, last = s.Migrations(ctx); last == nil {
+			return
+		}
+	}
+	t.Fatalf("the store after its sessions were killed: %v", last)
 }
