@@ -70,42 +70,42 @@ func TestParseConfigErrorsNameLineAndField(t *testing.T) {
 	}
 }
 
-func TestRolloutFile(t *testing.T) {
+func TestWatchFile(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "rollout.json")
-	write := func(s string) {
-		t.Helper()
-		tmp := filepath.Join(dir, "tmp")
-		if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			t.Fatal(err)
-		}
+	path := filepath.Join(dir, "proxy.json")
+	if err := os.WriteFile(path, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	write(`{"orders": {"mode": "shadow"}}`)
-	got := make(chan cutover.Rollout, 10)
-	stop, err := RolloutFile{Path: path}.Subscribe("orders", func(r cutover.Rollout) { got <- r })
+	calls := make(chan struct{}, 10)
+	stop, err := WatchFile(path, func() { calls <- struct{}{} })
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
-	if r := <-got; r.Mode != cutover.ModeShadow {
-		t.Fatalf("first rollout %v", r)
+	// Another file of the directory is not the file.
+	if err := os.WriteFile(filepath.Join(dir, "other.json"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	write(`{"mode": "reverse-shadow"`) // invalid: kept
-	write(`{"mode": "reverse-shadow"}`)
 	select {
-	case r := <-got:
-		if r.Mode != cutover.ModeReverseShadow {
-			t.Fatalf("rollout after change %v", r)
-		}
+	case <-calls:
+		t.Fatal("a change of another file called back")
+	case <-time.After(3 * watchDebounce):
+	}
+	// An editor's save: a temporary file, written, renamed over the file.
+	tmp := filepath.Join(dir, "proxy.json.tmp")
+	if err := os.WriteFile(tmp, []byte(`{"migration": "orders"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-calls:
 	case <-time.After(waitLimit):
-		t.Fatal("the change was not delivered")
+		t.Fatal("the change was not seen")
 	}
-	if _, err := (RolloutFile{Path: filepath.Join(dir, "missing.json")}).Subscribe("orders", func(cutover.Rollout) {}); err == nil {
-		t.Fatal("a missing rollout file was accepted at start")
-	}
+	stop()
+	stop() // idempotent
 }
 
 func FuzzParseConfig(f *testing.F) {

@@ -41,7 +41,9 @@
 // # Observations and metrics
 //
 // Every compared request becomes a [cutover.Observation] (operation = the
-// route's name, never a raw path), delivered to [cutover.Sink]s through
-// bounded queues, as the library does. [Proxy.Stats] exposes the counters,
-// and [Config].Registerer the same as Prometheus metrics; see docs/proxy.md.
+// route's name, never a raw path), published through the proxy's
+// [cutover.Migration] ([cutover.Migration.Publish]): counted, redacted and
+// delivered to each [cutover.Sink] through the library's bounded queues.
+// [Proxy.Stats] exposes the counters, and [Config].Registerer the same as
+// Prometheus metrics; see docs/proxy.md.
 package proxy

@@ -17,6 +17,7 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/client"
 	"github.com/cutover/cutover/proxy"
+	"github.com/cutover/cutover/rolloutfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -77,7 +78,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&f.mode, "mode", "", "static rollout: the control mode (old, shadow, reverse-shadow, new)")
 	fs.StringVar(&f.treatment, "treatment", "", "static rollout: the treatment mode of --percent of the keys")
 	fs.Float64Var(&f.percent, "percent", 0, "static rollout: share of keys in --treatment, 0 to 100")
-	fs.StringVar(&f.rolloutFile, "rollout-file", "", "JSON rollout file, watched and reloaded (a bad file keeps the last good rollout)")
+	fs.StringVar(&f.rolloutFile, "rollout-file", "", `rollout file ({"migrations": {NAME: {"mode": …}}}), watched and reloaded; a bad file keeps the last good rollout`)
 	fs.StringVar(&f.configFile, "config", "", "JSON configuration file (routes, ignores, limits, upstreams); reloaded on SIGHUP and on change")
 	fs.StringVar(&f.key, "key", "", "sticky key attribute: header:NAME, cookie:NAME, query:NAME or path:N")
 	fs.StringVar(&f.defaultKey, "default-key", "", "key of requests without one (default: a random bucket per request)")
@@ -115,6 +116,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 	cfg.Logger = log
 	cfg.Sinks = []cutover.Sink{cutover.NewLogSink(log)}
 
+	reg := prometheus.NewRegistry() // served at /metrics
 	var closers []func(context.Context)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
@@ -123,6 +125,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			closers[i](sctx)
 		}
 	}()
+	reloadRollouts := func() error { return nil } // on SIGHUP, with the configuration
 	switch {
 	case f.server != "" && f.rolloutFile != "":
 		return usageError("--server and --rollout-file both give the rollout: choose one")
@@ -142,13 +145,22 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			}
 		})
 	case f.rolloutFile != "":
-		cfg.Source = proxy.RolloutFile{Path: f.rolloutFile, Logger: log}
+		src, err := rolloutfile.Open(f.rolloutFile, rolloutfile.Options{Logger: log, Registerer: reg})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, func(context.Context) { _ = src.Close() })
+		if _, ok := src.Rollout(cfg.Migration); !ok {
+			log.Warn("cutover proxy: the rollout file does not name the migration; its rollout is the configuration's until it does",
+				"file", f.rolloutFile, "migration", cfg.Migration, "names", src.Status().Migrations)
+		}
+		cfg.Source = src
+		reloadRollouts = src.Reload
 	}
-
-	reg := prometheus.NewRegistry()
-	if f.metricsListen != "" {
-		cfg.Registerer = reg
+	if cfg.Source != nil {
+		cfg.Source = loggedSource{cfg.Source, log}
 	}
+	cfg.Registerer = reg
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err
@@ -227,6 +239,9 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			return nil
 		case <-hup:
 			reload("SIGHUP")
+			if err := reloadRollouts(); err != nil {
+				log.Error("cutover proxy: rollout file reload refused; the last good rollout is kept", "err", err)
+			}
 		case err := <-served:
 			if errors.Is(err, http.ErrServerClosed) {
 				return nil
@@ -234,6 +249,20 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+}
+
+// loggedSource logs each rollout its source delivers: the operator sees
+// when, and to what, the proxy's traffic moved.
+type loggedSource struct {
+	cutover.Source
+	log *slog.Logger
+}
+
+func (s loggedSource) Subscribe(migration string, update func(cutover.Rollout)) (func(), error) {
+	return s.Source.Subscribe(migration, func(r cutover.Rollout) {
+		s.log.Info("cutover proxy: rollout received", "migration", migration, "rollout", r.String())
+		update(r)
+	})
 }
 
 // config builds the proxy's configuration: the file's, if any, then the

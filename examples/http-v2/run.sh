@@ -14,7 +14,7 @@ trap cleanup EXIT
 go build -o "$work/" ./cmd/cutover ./examples/http-v2/catalog-v1 ./examples/http-v2/catalog-v2
 "$work/catalog-v1" --listen 127.0.0.1:9001 & pids+=($!)
 "$work/catalog-v2" --listen 127.0.0.1:9002 --v1-compat & pids+=($!)
-echo '{"mode": "shadow"}' > "$work/rollout.json"
+echo '{"migrations": {"catalog-v2": {"mode": "shadow"}}}' > "$work/rollout.json"
 "$work/cutover" proxy --config examples/http-v2/proxy.json \
   --listen 127.0.0.1:8080 --metrics-listen 127.0.0.1:9090 \
   --old http://127.0.0.1:9001 --new http://127.0.0.1:9002 \
@@ -27,7 +27,7 @@ sleep 1
 curl -fs http://127.0.0.1:9090/metrics | grep '^cutover_proxy_outcomes_total' | grep -v ' 0$'
 
 echo "== reverse-shadow: V2 answers, V1 beside it as validator and fallback"
-echo '{"mode": "reverse-shadow"}' > "$work/rollout.json.tmp"
+echo '{"migrations": {"catalog-v2": {"mode": "reverse-shadow"}}}' > "$work/rollout.json.tmp"
 mv "$work/rollout.json.tmp" "$work/rollout.json"
 sleep 1
 curl -fs http://127.0.0.1:8080/products/p-1

@@ -163,7 +163,7 @@ func TestProxyBetweenV1AndV2(t *testing.T) {
 	_, v2 := startProcess(t, listening, filepath.Join(bin, "catalog-v2"), "--listen", "127.0.0.1:0", "--v1-compat")
 
 	rollout := filepath.Join(t.TempDir(), "rollout.json")
-	if err := os.WriteFile(rollout, []byte(`{"mode": "shadow"}`), 0o644); err != nil {
+	if err := os.WriteFile(rollout, []byte(`{"migrations": {"catalog-v2": {"mode": "shadow"}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	proxy, metricsURL := startProcess(t, regexp.MustCompile(`metrics on (http://\S+)`), filepath.Join(bin, "cutover"), "proxy",
@@ -205,7 +205,7 @@ func TestProxyBetweenV1AndV2(t *testing.T) {
 	}
 
 	// Every key to reverse-shadow: V2 answers now, with no restart.
-	if err := os.WriteFile(rollout+".tmp", []byte(`{"mode": "reverse-shadow"}`), 0o644); err != nil {
+	if err := os.WriteFile(rollout+".tmp", []byte(`{"migrations": {"catalog-v2": {"mode": "reverse-shadow"}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(rollout+".tmp", rollout); err != nil {
