@@ -661,3 +661,40 @@ func TestSampleRate(t *testing.T) {
 		t.Fatalf("observation: %+v", o)
 	}
 }
+
+// panicSink panics on every observation.
+type panicSink struct{}
+
+func (panicSink) Enabled(cutover.Outcome) bool                  { return true }
+func (panicSink) Observe(context.Context, *cutover.Observation) { panic("sink bug") }
+
+// The migration counts and delivers the proxy's observations: its counts
+// are the proxy's, and a broken sink or Redact costs only the observation.
+func TestObservationsGoThroughTheMigration(t *testing.T) {
+	old, new := newUpstream(t, text("old")), newUpstream(t, text("new"))
+	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeShadow), Sinks: []cutover.Sink{panicSink{}},
+		Redact: func(o *cutover.Observation) {
+			if o.Key == "bad" {
+				panic("redact bug")
+			}
+		}, Key: mustKey(t, "header:X-User-Id")})
+	h.do(t, "GET", "/", nil, "X-User-Id", "u-1")
+	if o := h.sink.next(t); o.Outcome != cutover.OutcomeMismatch || o.Migration != "orders" {
+		t.Fatalf("observation: %+v", o)
+	}
+	h.do(t, "GET", "/", nil, "X-User-Id", "bad")
+	h.drain(t)
+	s := h.p.Stats()
+	if s.Outcomes[cutover.OutcomeMismatch] != 2 || s.Routes[OtherRoute].Outcomes[cutover.OutcomeMismatch] != 2 {
+		t.Errorf("mismatches: %d in all, %d for the route; want 2", s.Outcomes[cutover.OutcomeMismatch],
+			s.Routes[OtherRoute].Outcomes[cutover.OutcomeMismatch])
+	}
+	if s.SinkPanics != 1 || s.RedactPanics != 1 {
+		t.Errorf("SinkPanics %d, RedactPanics %d; want 1 and 1", s.SinkPanics, s.RedactPanics)
+	}
+	select {
+	case o := <-h.sink.ch:
+		t.Errorf("an observation whose Redact panicked reached a sink: %+v", o)
+	default:
+	}
+}
