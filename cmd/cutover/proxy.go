@@ -239,9 +239,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 			return nil
 		case <-hup:
 			reload("SIGHUP")
-			if err := reloadRollouts(); err != nil {
-				log.Error("cutover proxy: rollout file reload refused; the last good rollout is kept", "err", err)
-			}
+			_ = reloadRollouts() // a bad file is logged and counted by rolloutfile; the last good rollout stays
 		case err := <-served:
 			if errors.Is(err, http.ErrServerClosed) {
 				return nil
