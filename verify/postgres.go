@@ -302,6 +302,9 @@ func (b *pgBackend) prepare(kinds []kind, n normalizer) {
 	}
 	b.sumSQL = "count(*), coalesce(sum(" + hash + "), 0)::text, " + mm
 	b.hashSel = "k::text, " + hash
+	if kinds[0] == kindInt {
+		b.hashSel = "k::int8, " + hash // no text to parse
+	}
 	b.keyArray = "::int8[]"
 	switch b.keyOID {
 	case pgtype.UUIDOID:
@@ -424,16 +427,19 @@ func (b *pgBackend) hashes(ctx context.Context, s segment) ([]keyHash, error) {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var key string
+			var kh keyHash
 			var h int64
-			if err := rows.Scan(&key, &h); err != nil {
-				return err
+			var err error
+			if b.intKey() {
+				err = rows.Scan(&kh.key.i, &h)
+			} else {
+				err = rows.Scan(&kh.key.s, &h)
 			}
-			k, err := b.parseKey(key)
 			if err != nil {
 				return err
 			}
-			out = append(out, keyHash{key: k, h: uint64(h)})
+			kh.h = uint64(h)
+			out = append(out, kh)
 		}
 		return rows.Err()
 	})
