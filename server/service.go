@@ -157,23 +157,42 @@ func (s *Service) Start() {
 		s.cancel = cancel
 		s.notify.start()
 		if n, ok := s.store.(ChangeNotifier); ok {
+			// The highest change id is read now, before Start returns: a
+			// change another server commits from here on is after it, and
+			// so is relayed even if the relay's goroutine starts late.
+			high, err := s.newestChangeID(ctx)
+			if err != nil {
+				s.log.Warn("reading the newest change id; the relay will read it again", "err", err)
+				high = -1
+			}
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.relayNotifications(ctx, n)
+				s.relayNotifications(ctx, n, high)
 			}()
 		}
 	})
 }
 
-func (s *Service) relayNotifications(ctx context.Context, n ChangeNotifier) {
+func (s *Service) newestChangeID(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	last, err := s.store.Changes(ctx, ChangeFilter{Limit: 1, Newest: true})
+	if err != nil || len(last) == 0 {
+		return 0, err
+	}
+	return last[0].ID, nil
+}
+
+// relayNotifications relays changes with an id above high (-1: unknown,
+// read it now) to this server's watchers.
+func (s *Service) relayNotifications(ctx context.Context, n ChangeNotifier, high int64) {
 	// Changes committed from now on by any server must reach this one's
 	// watchers. Notifications sent before LISTEN is in place (at start, or
 	// while reconnecting) are lost, so every time it is, catch up from the
 	// history after the highest id seen.
-	var high int64
-	if last, err := s.store.Changes(ctx, ChangeFilter{Limit: 1, Newest: true}); err == nil && len(last) > 0 {
-		high = last[0].ID
+	if high < 0 {
+		high, _ = s.newestChangeID(ctx)
 	}
 	relay := func(c api.Change) {
 		high = max(high, c.ID)
