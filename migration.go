@@ -121,6 +121,7 @@ type Migration struct {
 	logger        *slog.Logger
 	sinks         []*sinkQueue
 
+	pool       *workerPool
 	stopSource func()
 	closed     atomic.Bool
 	closeOnce  sync.Once
@@ -158,6 +159,7 @@ func New(cfg Config) (*Migration, error) {
 		redact:        cfg.Redact,
 		onDivergence:  cfg.OnDivergence,
 		logger:        cfg.Logger,
+		pool:          newWorkerPool(),
 	}
 	if m.errorRule == nil {
 		m.errorRule = ErrorsMatchIfBothFail
@@ -317,6 +319,7 @@ func (m *Migration) Close(ctx context.Context) error {
 			m.stopSource()
 		}
 		err = m.Drain(ctx)
+		m.pool.stop()
 		if serr := m.stopSinks(ctx); err == nil && serr != nil {
 			err = fmt.Errorf("cutover: closing %s: a sink is still busy: %w", m.name, serr)
 		}

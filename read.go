@@ -128,7 +128,11 @@ type call[In, Out any] struct {
 	secondaryDone chan struct{}
 	fellBack      bool
 	timedOut      bool
+	fn            func(context.Context, In) (Out, error) // the secondary side
 }
+
+// run is the call's secondary work, on a worker of the migration's pool.
+func (c *call[In, Out]) run() { c.runSecondary(c.fn) }
 
 func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, error) {
 	m := r.Migration
@@ -142,7 +146,8 @@ func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, e
 	}
 	c := &call[In, Out]{r: r, ctx: ctx, key: key, in: in, mode: ModeShadow, start: start,
 		primaryDone: make(chan struct{})}
-	go c.runSecondary(r.New)
+	c.fn = r.New
+	m.pool.submit(c)
 
 	// No recover here: a panic in old reaches the caller exactly as from a
 	// direct call; the deferred function only tells the secondary side.
@@ -168,7 +173,8 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 		if m.acquire() {
 			c = &call[In, Out]{r: r, ctx: ctx, key: key, in: in, mode: ModeReverseShadow, start: start,
 				primaryDone: make(chan struct{}), secondaryDone: make(chan struct{})}
-			go c.runSecondary(r.Old)
+			c.fn = r.Old
+			m.pool.submit(c)
 		} else {
 			m.recordShed(KindRead, r.Operation, key, ModeReverseShadow, start)
 		}
