@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/cutover/cutover/diff"
@@ -112,7 +113,7 @@ func callSafely[In, Out any](ctx context.Context, fn func(context.Context, In) (
 }
 
 // call is one read whose secondary side runs on its own goroutine. The
-// caller fills primary and closes primaryDone; the goroutine fills
+// caller fills primary and marks primaryDone done; the goroutine fills
 // secondary and closes secondaryDone (reverse-shadow only, where the caller
 // may need old's result to fall back).
 type call[In, Out any] struct {
@@ -124,7 +125,7 @@ type call[In, Out any] struct {
 	start         time.Time
 	primary       result[Out]
 	secondary     result[Out]
-	primaryDone   chan struct{}
+	primaryDone   sync.WaitGroup // the primary's result is in primary
 	secondaryDone chan struct{}
 	fellBack      bool
 	timedOut      bool
@@ -144,9 +145,8 @@ func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, e
 		m.recordShed(KindRead, r.Operation, key, ModeShadow, start)
 		return r.Old(ctx, in)
 	}
-	c := &call[In, Out]{r: r, ctx: ctx, key: key, in: in, mode: ModeShadow, start: start,
-		primaryDone: make(chan struct{})}
-	c.fn = r.New
+	c := &call[In, Out]{r: r, ctx: ctx, key: key, in: in, mode: ModeShadow, start: start, fn: r.New}
+	c.primaryDone.Add(1)
 	m.pool.submit(c)
 
 	// No recover here: a panic in old reaches the caller exactly as from a
@@ -155,13 +155,13 @@ func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, e
 	defer func() {
 		if !finished {
 			c.primary = result[Out]{err: errPrimaryPanicked, dur: time.Since(start)}
-			close(c.primaryDone)
+			c.primaryDone.Done()
 		}
 	}()
 	v, err := r.Old(ctx, in)
 	finished = true
 	c.primary = result[Out]{v: v, err: err, dur: time.Since(start)}
-	close(c.primaryDone)
+	c.primaryDone.Done()
 	return v, err
 }
 
@@ -172,8 +172,8 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 	if m.sampled() {
 		if m.acquire() {
 			c = &call[In, Out]{r: r, ctx: ctx, key: key, in: in, mode: ModeReverseShadow, start: start,
-				primaryDone: make(chan struct{}), secondaryDone: make(chan struct{})}
-			c.fn = r.Old
+				secondaryDone: make(chan struct{}), fn: r.Old}
+			c.primaryDone.Add(1)
 			m.pool.submit(c)
 		} else {
 			m.recordShed(KindRead, r.Operation, key, ModeReverseShadow, start)
@@ -193,7 +193,7 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 	if res.err == nil {
 		if c != nil {
 			c.primary = res
-			close(c.primaryDone)
+			c.primaryDone.Done()
 		}
 		return res.v, nil
 	}
@@ -215,7 +215,7 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 	fellBack := haveOld && old.err == nil
 	if c != nil {
 		c.primary, c.fellBack = res, fellBack
-		close(c.primaryDone)
+		c.primaryDone.Done()
 	} else if haveOld {
 		// Old ran here, on the caller's path: report it from here too.
 		observe(m, KindRead, r.Operation, key, ModeReverseShadow, start, old, res, fellBack, false, r.compare)
@@ -245,13 +245,13 @@ func (r *Reader[In, Out]) reverseNoFallback(ctx context.Context, c *call[In, Out
 	defer func() {
 		if !finished {
 			c.primary = result[Out]{err: errPrimaryPanicked, dur: time.Since(start)}
-			close(c.primaryDone)
+			c.primaryDone.Done()
 		}
 	}()
 	v, err := r.New(nctx, in)
 	finished = true
 	c.primary = result[Out]{v: v, err: err, dur: time.Since(start)}
-	close(c.primaryDone)
+	c.primaryDone.Done()
 	return v, err
 }
 
@@ -267,7 +267,7 @@ func (c *call[In, Out]) runSecondary(fn func(context.Context, In) (Out, error)) 
 	if c.secondaryDone != nil {
 		close(c.secondaryDone)
 	}
-	<-c.primaryDone
+	c.primaryDone.Wait()
 	old, new := c.primary, c.secondary
 	if c.mode == ModeReverseShadow {
 		old, new = new, old
