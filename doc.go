@@ -17,7 +17,7 @@
 // In old and new the toolkit is invisible: one side runs, with the same
 // value, error and panic as a direct call, in nanoseconds and without
 // allocating. In shadow and reverse-shadow the secondary side never harms
-// the caller: it runs on a goroutine of its own, detached from the caller's
+// the caller: it runs on a worker of a bounded pool, detached from the caller's
 // cancellation and bounded by [Config].ShadowTimeout; its panics are
 // recovered; at most [Config].MaxInFlight secondaries run at once, and
 // beyond that they are shed and counted, never queued. The caller waits

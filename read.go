@@ -32,8 +32,8 @@ type Reader[In, Out any] struct {
 //   - ModeOld, ModeNew: only that side runs, exactly as a direct call: same
 //     value, same error, same panic.
 //   - ModeShadow: old runs on the caller's goroutine and its result is
-//     returned as soon as it is ready; new runs beside it on a goroutine of
-//     its own, with its own deadline and detached from ctx's cancellation.
+//     returned as soon as it is ready; new runs beside it on a worker of
+//     the migration's bounded pool, with its own deadline and detached from ctx's cancellation.
 //     The caller never waits for new, nor for comparison or sinks.
 //   - ModeReverseShadow: new runs on the caller's goroutine, old beside it.
 //     If new fails (error, panic, or [Config].NewTimeout) and fallback is
