@@ -195,13 +195,7 @@ func New(cfg Config) (*Migration, error) {
 	return m, nil
 }
 
-var defaultComparer = func() *diff.Comparer {
-	c, err := diff.New(diff.Options{})
-	if err != nil {
-		panic(err)
-	}
-	return c
-}()
+var defaultComparer = diff.MustNew(diff.Options{})
 
 func orDefault[T comparable](v, def T) T {
 	var zero T
