@@ -264,5 +264,3 @@ func collapse(path string) string {
 	}
 	return path
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,7 +257,7 @@ func (ex *exchange) finish() {
 }
 
 func statusDiff(oldC, newC *capture) diff.Difference {
-	return diff.Difference{Path: "status", Old: itoa(oldC.resp.Status), New: itoa(newC.resp.Status)}
+	return diff.Difference{Path: "status", Old: strconv.Itoa(oldC.resp.Status), New: strconv.Itoa(newC.resp.Status)}
 }
 
 // compare diffs old and new, then removes the differences that are noise:
