@@ -268,11 +268,11 @@ func (c *call[In, Out]) runSecondary(fn func(context.Context, In) (Out, error)) 
 		close(c.secondaryDone)
 	}
 	c.primaryDone.Wait()
-	old, new := c.primary, c.secondary
+	oldRes, newRes := c.primary, c.secondary
 	if c.mode == ModeReverseShadow {
-		old, new = new, old
+		oldRes, newRes = newRes, oldRes
 	}
-	observe(m, KindRead, c.r.Operation, c.key, c.mode, c.start, old, new, c.fellBack, c.timedOut, c.r.compare)
+	observe(m, KindRead, c.r.Operation, c.key, c.mode, c.start, oldRes, newRes, c.fellBack, c.timedOut, c.r.compare)
 }
 
 func (r *Reader[In, Out]) compare(old, new Out) []diff.Difference {

@@ -80,27 +80,40 @@ func (w *Writer[In, Out]) dual(ctx context.Context, mode Mode, key string, in In
 	second := callSafely(sctx, other, in)
 	cancel()
 
-	old, new := auth, second
+	oldRes, newRes := auth, second
 	if mode == ModeReverseShadow {
-		old, new = second, auth
+		oldRes, newRes = second, auth
 	}
 	if second.err != nil {
-		m.recordDivergence(ctx, w.Operation, key, mode, start, old.side(), new.side())
+		m.recordDivergence(ctx, w.Operation, key, mode, start, oldRes.side(), newRes.side())
 		return v, nil
 	}
 	if w.Compare == nil {
-		observe(m, KindWrite, w.Operation, key, mode, start, old, new, false, false, nil)
+		observe(m, KindWrite, w.Operation, key, mode, start, oldRes, newRes, false, false, nil)
 		return v, nil
 	}
 	if !m.acquire() {
 		m.recordShed(KindWrite, w.Operation, key, mode, start)
 		return v, nil
 	}
-	go func() {
-		defer m.release()
-		observe(m, KindWrite, w.Operation, key, mode, start, old, new, false, false, w.Compare)
-	}()
+	m.pool.submit(&writeComparison[Out]{m: m, op: w.Operation, key: key, mode: mode, start: start,
+		old: oldRes, new: newRes, compare: w.Compare})
 	return v, nil
+}
+
+// writeComparison compares two write results on a worker of the pool.
+type writeComparison[Out any] struct {
+	m        *Migration
+	op, key  string
+	mode     Mode
+	start    time.Time
+	old, new result[Out]
+	compare  func(old, new Out) []diff.Difference
+}
+
+func (c *writeComparison[Out]) run() {
+	defer c.m.release()
+	observe(c.m, KindWrite, c.op, c.key, c.mode, c.start, c.old, c.new, false, false, c.compare)
 }
 
 // errNoDivergenceHook is logged with divergences when no OnDivergence hook
