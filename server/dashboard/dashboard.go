@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/server"
 )
 
@@ -128,7 +129,7 @@ func New(svc *server.Service, cfg Config) *Handler {
 // keep the pages out of frames and caches and allow only the dashboard's
 // own scripts and styles.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	hd := w.Header()
 	hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	hd.Set("X-Content-Type-Options", "nosniff")
@@ -140,34 +141,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			h.log.Error("panic serving a dashboard request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-			if sw.status == 0 {
+			if sw.Status == 0 {
 				h.renderError(sw, r, nil, http.StatusInternalServerError, "Something went wrong", "The server log has the details.")
 			}
 		}
 	}()
 	h.mux.ServeHTTP(sw, r)
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ---- request plumbing ----
 

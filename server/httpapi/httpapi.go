@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/cutover/cutover/server"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -138,7 +139,7 @@ func (h *Handler) routes() []Route {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	defer func() {
 		route := r.Pattern
 		switch {
@@ -147,7 +148,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case route == "" || route == "/":
 			route = "unmatched"
 		}
-		code := sw.status
+		code := sw.Status
 		if code == 0 {
 			code = http.StatusOK
 		}
@@ -200,29 +201,6 @@ func (h *Handler) authenticate(r *http.Request, need api.Scope) (server.Principa
 	}
 	return p, nil
 }
-
-// statusWriter records the status code for metrics; it passes Flush on
-// (for the watch stream) through Unwrap.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ---- answers ----
 
