@@ -42,9 +42,15 @@ type fixture struct {
 
 func open(t *testing.T, content string, opts rolloutfile.Options) *fixture {
 	t.Helper()
-	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "rollouts.json"),
-		reloads: make(chan rolloutfile.Status, 1000), logs: &syncBuffer{}}
-	writeFile(t, f.path, content)
+	path := filepath.Join(t.TempDir(), "rollouts.json")
+	writeFile(t, path, content)
+	return openPath(t, path, opts)
+}
+
+// openPath opens the file (or symlink) at path, which exists already.
+func openPath(t *testing.T, path string, opts rolloutfile.Options) *fixture {
+	t.Helper()
+	f := &fixture{t: t, path: path, reloads: make(chan rolloutfile.Status, 1000), logs: &syncBuffer{}}
 	opts.Debounce = 5 * time.Millisecond
 	opts.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
 	opts.OnReload = func(st rolloutfile.Status) { f.reloads <- st }
@@ -228,12 +234,8 @@ func TestChangesAreDelivered(t *testing.T) {
 		if err := os.Symlink(filepath.Join("..data", "rollouts.json"), path); err != nil {
 			t.Fatal(err)
 		}
-		src, err := rolloutfile.Open(path, rolloutfile.Options{Debounce: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer src.Close()
-		ch, stop := subscribe(t, src, "orders")
+		f := openPath(t, path, rolloutfile.Options{})
+		ch, stop := subscribe(t, f.src, "orders")
 		defer stop()
 		waitRollout(t, ch, orders5)
 		version("..2026_11_25_13_05_00.2", shadow20)
@@ -546,12 +548,8 @@ func TestASymlinkIntoAnotherDirectoryIsFollowed(t *testing.T) {
 	if err := os.Symlink(realFile, path); err != nil {
 		t.Fatal(err)
 	}
-	src, err := rolloutfile.Open(path, rolloutfile.Options{Debounce: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	ch, stop := subscribe(t, src, "orders")
+	f := openPath(t, path, rolloutfile.Options{})
+	ch, stop := subscribe(t, f.src, "orders")
 	defer stop()
 	waitRollout(t, ch, orders5)
 
