@@ -132,9 +132,6 @@ type call[In, Out any] struct {
 	fn            func(context.Context, In) (Out, error) // the secondary side
 }
 
-// run is the call's secondary work, on a worker of the migration's pool.
-func (c *call[In, Out]) run() { c.runSecondary(c.fn) }
-
 func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, error) {
 	m := r.Migration
 	if !m.sampled() {
@@ -149,20 +146,7 @@ func (r *Reader[In, Out]) shadow(ctx context.Context, key string, in In) (Out, e
 	c.primaryDone.Add(1)
 	m.pool.submit(c)
 
-	// No recover here: a panic in old reaches the caller exactly as from a
-	// direct call; the deferred function only tells the secondary side.
-	finished := false
-	defer func() {
-		if !finished {
-			c.primary = result[Out]{err: errPrimaryPanicked, dur: time.Since(start)}
-			c.primaryDone.Done()
-		}
-	}()
-	v, err := r.Old(ctx, in)
-	finished = true
-	c.primary = result[Out]{v: v, err: err, dur: time.Since(start)}
-	c.primaryDone.Done()
-	return v, err
+	return c.runPrimary(ctx, r.Old)
 }
 
 func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) (Out, error) {
@@ -180,15 +164,11 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 		}
 	}
 	if !m.fallback {
-		return r.reverseNoFallback(ctx, c, in, start)
+		return r.reverseNoFallback(ctx, c, in)
 	}
 
-	nctx := ctx
-	if m.newTimeout > 0 {
-		var cancel context.CancelFunc
-		nctx, cancel = context.WithTimeout(ctx, m.newTimeout)
-		defer cancel()
-	}
+	nctx, cancel := m.newSideContext(ctx)
+	defer cancel()
 	res := callSafely(nctx, r.New, in)
 	if res.err == nil {
 		if c != nil {
@@ -229,39 +209,53 @@ func (r *Reader[In, Out]) reverseShadow(ctx context.Context, key string, in In) 
 	return res.v, res.err
 }
 
+// newSideContext bounds new's call on the caller's path in reverse-shadow
+// by Config.NewTimeout, when set.
+func (m *Migration) newSideContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.newTimeout > 0 {
+		return context.WithTimeout(ctx, m.newTimeout)
+	}
+	return ctx, func() {}
+}
+
 // reverseNoFallback runs new as a direct call would: its panic reaches the
 // caller untouched.
-func (r *Reader[In, Out]) reverseNoFallback(ctx context.Context, c *call[In, Out], in In, start time.Time) (Out, error) {
-	nctx := ctx
-	if r.Migration.newTimeout > 0 {
-		var cancel context.CancelFunc
-		nctx, cancel = context.WithTimeout(ctx, r.Migration.newTimeout)
-		defer cancel()
-	}
+func (r *Reader[In, Out]) reverseNoFallback(ctx context.Context, c *call[In, Out], in In) (Out, error) {
+	nctx, cancel := r.Migration.newSideContext(ctx)
+	defer cancel()
 	if c == nil {
 		return r.New(nctx, in)
 	}
+	return c.runPrimary(nctx, r.New)
+}
+
+// runPrimary calls the primary side as a direct call would, and hands its
+// result to the secondary. There is no recover: a panic reaches the caller
+// exactly as from a direct call; the deferred function only tells the
+// secondary side.
+func (c *call[In, Out]) runPrimary(ctx context.Context, fn func(context.Context, In) (Out, error)) (Out, error) {
 	finished := false
 	defer func() {
 		if !finished {
-			c.primary = result[Out]{err: errPrimaryPanicked, dur: time.Since(start)}
+			c.primary = result[Out]{err: errPrimaryPanicked, dur: time.Since(c.start)}
 			c.primaryDone.Done()
 		}
 	}()
-	v, err := r.New(nctx, in)
+	v, err := fn(ctx, c.in)
 	finished = true
-	c.primary = result[Out]{v: v, err: err, dur: time.Since(start)}
+	c.primary = result[Out]{v: v, err: err, dur: time.Since(c.start)}
 	c.primaryDone.Done()
 	return v, err
 }
 
-// runSecondary runs the secondary side on its own goroutine, waits for the
-// primary's result, then compares and publishes.
-func (c *call[In, Out]) runSecondary(fn func(context.Context, In) (Out, error)) {
+// run is the call's secondary work, on a worker of the migration's pool: it
+// runs the secondary side, waits for the primary's result, then compares
+// and publishes.
+func (c *call[In, Out]) run() {
 	m := c.r.Migration
 	defer m.release()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), m.shadowTimeout)
-	c.secondary = callSafely(sctx, fn, c.in)
+	c.secondary = callSafely(sctx, c.fn, c.in)
 	c.timedOut = c.secondary.err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded)
 	cancel()
 	if c.secondaryDone != nil {
