@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,36 +9,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/internal/testenv"
 	"go.uber.org/goleak"
 )
 
 // proxyWait only guards against a hung test; no test depends on its length.
 const proxyWait = 30 * time.Second
-
-// syncBuffer is a bytes.Buffer the command writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex // protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testUpstream answers every request with its name, and counts them.
 type testUpstream struct {
@@ -71,7 +52,7 @@ func verifyNoLeaks(t *testing.T) {
 type proxyRun struct {
 	cancel          context.CancelFunc
 	done            chan int // the exit code
-	stdout, stderr  *syncBuffer
+	stdout, stderr  *testenv.SyncBuffer
 	url, metricsURL string
 	code            int
 	stopped         bool
@@ -86,7 +67,7 @@ var (
 func startProxyCommand(t *testing.T, vars map[string]string, args ...string) *proxyRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &proxyRun{cancel: cancel, done: make(chan int, 1), stdout: new(syncBuffer), stderr: new(syncBuffer)}
+	p := &proxyRun{cancel: cancel, done: make(chan int, 1), stdout: new(testenv.SyncBuffer), stderr: new(testenv.SyncBuffer)}
 	e := &env{stdout: p.stdout, stderr: p.stderr, getenv: func(k string) string { return vars[k] }}
 	go func() { p.done <- runMain(ctx, e, append([]string{"proxy"}, args...)) }()
 	t.Cleanup(func() { p.stop(t) })

@@ -12,11 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover/examples/http-v2/catalog"
+	"github.com/cutover/cutover/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -77,32 +77,15 @@ func TestShapes(t *testing.T) {
 type process struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 	done   chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProcess runs bin and returns once it has printed a line matching
 // want, with the line's first submatch (an address).
 func startProcess(t *testing.T, want *regexp.Regexp, bin string, args ...string) (*process, string) {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), lines: make(chan string, 100), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{cmd: exec.Command(bin, args...), lines: make(chan string, 100), stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stderr = p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/client"
 	"github.com/cutover/cutover/examples/orders"
+	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/server/servertest"
 	"go.uber.org/goleak"
 )
@@ -32,31 +32,14 @@ type service struct {
 	url    string
 	cancel context.CancelFunc
 	done   chan error
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	http   *http.Client
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func start(t *testing.T, env map[string]string, args ...string) *service {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{cancel: cancel, done: make(chan error, 1), out: &syncBuffer{},
+	s := &service{cancel: cancel, done: make(chan error, 1), out: &testenv.SyncBuffer{},
 		http: &http.Client{Transport: &http.Transport{}}}
 	ready := make(chan string, 1)
 	args = append([]string{"--listen", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "orders.db"), "--seed", "200", "--log-level", "error"}, args...)
