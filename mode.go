@@ -99,8 +99,12 @@ func CheckTransition(from, to Mode, force bool) error {
 	if d >= -1 && d <= 1 || force {
 		return nil
 	}
+	step := from.Next()
+	if d < 0 {
+		step = from.Prev()
+	}
 	return fmt.Errorf("%w: %s → %s moves %d steps; go through %s first, or force it with a reason",
-		ErrTransitionJump, from, to, abs(d), Mode(int(from)+sign(d)))
+		ErrTransitionJump, from, to, max(d, -d), step)
 }
 
 // Next returns the mode one step forward, or m itself at [ModeNew].
@@ -117,18 +121,4 @@ func (m Mode) Prev() Mode {
 		return ModeOld
 	}
 	return m - 1
-}
-
-func abs(d int) int {
-	if d < 0 {
-		return -d
-	}
-	return d
-}
-
-func sign(d int) int {
-	if d < 0 {
-		return -1
-	}
-	return 1
 }
