@@ -234,11 +234,7 @@ func Describe(o *cutover.Observation) string {
 		if len(o.Diffs) > 0 {
 			b.WriteString(": old != new at")
 			for _, d := range o.Diffs {
-				path := d.Path
-				if path == "" {
-					path = "(root)"
-				}
-				fmt.Fprintf(&b, "\n\t%s: %s != %s", path, d.Old, d.New)
+				b.WriteString("\n\t" + d.String())
 			}
 		}
 	case cutover.OutcomeTimeout:
