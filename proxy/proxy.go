@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover"
+	"github.com/cutover/cutover/internal/httpx"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -644,10 +645,10 @@ func (p *Proxy) fallBack(w http.ResponseWriter, r *http.Request, ex *exchange) b
 	if ex.body != nil {
 		r2.Body = io.NopCloser(bytes.NewReader(ex.body))
 	}
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &httpx.StatusWriter{ResponseWriter: w}
 	p.st.oldReqs.Add(1)
 	p.oldPlain.ServeHTTP(rec, r2)
-	ex.fellBack = rec.status > 0 && rec.status < 500
+	ex.fellBack = rec.Status > 0 && rec.Status < 500
 	if ex.sampledOut && ex.fellBack {
 		// No secondary will report it: report the fallback from here.
 		p.record(ex.route, &cutover.Observation{Migration: p.migration, Operation: ex.route.Name, Kind: ex.kind,
@@ -657,28 +658,6 @@ func (p *Proxy) fallBack(w http.ResponseWriter, r *http.Request, ex *exchange) b
 	}
 	return true
 }
-
-// statusRecorder notes the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // serveRead serves a safe request in shadow or reverse-shadow.
 func (p *Proxy) serveRead(w http.ResponseWriter, r *http.Request, ex *exchange) {
