@@ -1,7 +1,6 @@
 package rolloutfile_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cutover/cutover"
+	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/rolloutfile"
 )
 
@@ -37,7 +37,7 @@ type fixture struct {
 	path    string
 	src     *rolloutfile.Source
 	reloads chan rolloutfile.Status // every status OnReload reported
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 func open(t *testing.T, content string, opts rolloutfile.Options) *fixture {
@@ -50,7 +50,7 @@ func open(t *testing.T, content string, opts rolloutfile.Options) *fixture {
 // openPath opens the file (or symlink) at path, which exists already.
 func openPath(t *testing.T, path string, opts rolloutfile.Options) *fixture {
 	t.Helper()
-	f := &fixture{t: t, path: path, reloads: make(chan rolloutfile.Status, 1000), logs: &syncBuffer{}}
+	f := &fixture{t: t, path: path, reloads: make(chan rolloutfile.Status, 1000), logs: &testenv.SyncBuffer{}}
 	opts.Debounce = 5 * time.Millisecond
 	opts.Logger = slog.New(slog.NewTextHandler(f.logs, nil))
 	opts.OnReload = func(st rolloutfile.Status) { f.reloads <- st }
@@ -443,24 +443,6 @@ func TestReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRollout(t, ch, orders20)
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex // protects b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Subscriptions made while reloads happen get every change in order,
