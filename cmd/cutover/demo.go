@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -53,17 +52,11 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if !*walk {
 		return demo.Run(ctx, demo.Options{Listen: *listen, DataDir: *dataDir, Orders: *nOrders, Rate: *rate}, e.stdout)
 	}
-	dir := *dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "cutover-demo-")
-		if err != nil {
-			return fmt.Errorf("creating a temporary directory: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating --data %s: %w", dir, err)
+	dir, cleanup, err := demo.DataDir(*dataDir)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	return demoWalk(ctx, e.stdout, filepath.Join(dir, "walk-orders.db"), *nOrders, *calls, *seed)
 }
 

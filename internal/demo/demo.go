@@ -65,6 +65,23 @@ type Info struct {
 // taken.
 var ErrAddressInUse = errors.New("address already in use")
 
+// DataDir makes the demo's data directory: dir, created if need be, or a new
+// temporary directory when dir is "". cleanup removes a temporary directory
+// and leaves a given one alone.
+func DataDir(dir string) (path string, cleanup func(), err error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cutover-demo-")
+		if err != nil {
+			return "", nil, fmt.Errorf("creating a temporary directory: %w", err)
+		}
+		return tmp, func() { os.RemoveAll(tmp) }, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("creating --data %s: %w", dir, err)
+	}
+	return dir, func() {}, nil
+}
+
 // Run runs the demo until ctx is done, printing a guide to out.
 func Run(ctx context.Context, opts Options, out io.Writer) (err error) {
 	if opts.Listen == "" {
@@ -83,17 +100,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	dir := opts.DataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "cutover-demo-")
-		if err != nil {
-			return fmt.Errorf("creating a temporary directory: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating --data %s: %w", dir, err)
+	dir, cleanup, err := DataDir(opts.DataDir)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 
 	// The control plane, with gates and a guard tuned to a demo's minutes
 	// rather than production's hours.
