@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/diff"
@@ -203,6 +204,20 @@ type Sample struct {
 	Diffs    []diff.Difference `json:"diffs,omitempty"`
 	OldError string            `json:"old_error,omitempty"`
 	NewError string            `json:"new_error,omitempty"`
+}
+
+// TruncateText cuts s to at most n bytes, on a rune boundary, and marks the
+// cut with "…"; a string of n bytes or fewer is returned as it is. The SDK
+// client and the server bound the strings of a [Sample] with it.
+func TruncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // ReportAck answers a report batch.

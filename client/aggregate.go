@@ -2,7 +2,6 @@ package client
 
 import (
 	"time"
-	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
@@ -139,16 +138,7 @@ func sampleOf(o *cutover.Observation, maxDiffs int) api.Sample {
 const maxSampleText = 1024
 
 // truncate cuts s to maxSampleText bytes, on a rune boundary, marking the cut.
-func truncate(s string) string {
-	if len(s) <= maxSampleText {
-		return s
-	}
-	cut := maxSampleText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func truncate(s string) string { return api.TruncateText(s, maxSampleText) }
 
 func addLatency(sk *api.Sketch, d time.Duration) *api.Sketch {
 	if sk == nil {

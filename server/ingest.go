@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
@@ -306,13 +305,4 @@ func boundSample(s api.Sample) api.Sample {
 	return s
 }
 
-func truncate(s string) string {
-	if len(s) <= maxSampleText {
-		return s
-	}
-	cut := maxSampleText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func truncate(s string) string { return api.TruncateText(s, maxSampleText) }
