@@ -330,18 +330,24 @@ func (s *Store) Migration(ctx context.Context, name string) (server.Migration, e
 
 // Migrations implements server.Store.
 func (s *Store) Migrations(ctx context.Context) ([]server.Migration, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+migrationCols+` FROM migrations ORDER BY name`)
+	return queryAll(ctx, s.r, scanMigration, `SELECT `+migrationCols+` FROM migrations ORDER BY name`)
+}
+
+// queryAll runs a query and scans each of its rows with scan; no rows is a
+// nil slice.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(interface{ Scan(...any) error }) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []server.Migration
+	var out []T
 	for rows.Next() {
-		m, err := scanMigration(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		out = append(out, v)
 	}
 	return out, rows.Err()
 }
@@ -615,21 +621,8 @@ func (s *Store) mergeGroup(ctx context.Context, tx *sql.Tx, d *server.GroupDelta
 
 // Buckets implements server.Store.
 func (s *Store) Buckets(ctx context.Context, migration string, from, to time.Time) ([]server.StatsBucket, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+bucketCols+` FROM buckets WHERE migration = $1 AND minute >= $2 AND minute < $3 ORDER BY minute, mode`,
+	return queryAll(ctx, s.r, scanBucket, `SELECT `+bucketCols+` FROM buckets WHERE migration = $1 AND minute >= $2 AND minute < $3 ORDER BY minute, mode`,
 		migration, from.UnixNano(), to.UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []server.StatsBucket
-	for rows.Next() {
-		b, err := scanBucket(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
 
 // Groups implements server.Store.
