@@ -629,13 +629,10 @@ func (c *Comparer) limit() int {
 const defaultMaxDifferences = 100
 
 // differ records a difference at the current path and returns false.
-func (w *walker) differ(a, b reflect.Value) bool {
-	if w.report && len(w.diffs) < w.c.limit() {
-		w.diffs = append(w.diffs, Difference{Path: string(w.path), Old: format(a), New: format(b)})
-	}
-	return false
-}
+func (w *walker) differ(a, b reflect.Value) bool { return w.differMissing(a, b, true, true) }
 
+// differMissing records a difference at the current path, with Missing on
+// the side that lacks the value (aOK or bOK false), and returns false.
 func (w *walker) differMissing(a, b reflect.Value, aOK, bOK bool) bool {
 	if w.report && len(w.diffs) < w.c.limit() {
 		d := Difference{Path: string(w.path), Old: Missing, New: Missing}
