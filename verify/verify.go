@@ -626,14 +626,8 @@ func splitAt(s segment, keys []keyVal) []segment {
 // settle checksums a range on both sides and either accepts it, compares
 // its rows, or returns its parts.
 func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
-	var sums [2]summary
-	var errs [2]error
-	var wg sync.WaitGroup
-	wg.Go(func() { sums[1], errs[1] = e.new.checksum(ctx, j.seg) })
-	sums[0], errs[0] = e.old.checksum(ctx, j.seg)
-	wg.Wait()
-	e.queries.Add(2)
-	if err := sideErrors("checksum", errs); err != nil {
+	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg) })
+	if err != nil {
 		return nil, err
 	}
 	o, n := sums[0], sums[1]
@@ -690,6 +684,20 @@ func (e *engine) split(ctx context.Context, s segment, o, n summary) ([]segment,
 	return splitAt(s, keys), nil
 }
 
+// onBoth runs f on the old side here and on the new side concurrently,
+// counts the two queries, and returns the results, old first, or the sides'
+// errors (see sideErrors).
+func onBoth[T any](e *engine, what string, f func(backend) (T, error)) ([2]T, error) {
+	var res [2]T
+	var errs [2]error
+	var wg sync.WaitGroup
+	wg.Go(func() { res[1], errs[1] = f(e.new) })
+	res[0], errs[0] = f(e.old)
+	wg.Wait()
+	e.queries.Add(2)
+	return res, sideErrors(what, errs)
+}
+
 // sideErrors names the side of failed queries.
 func sideErrors(what string, errs [2]error) error {
 	var out []error
@@ -707,14 +715,8 @@ func sideErrors(what string, errs [2]error) error {
 // hash from both sides, which finds the missing and extra keys, and then
 // fetches the values of the keys whose hashes differ only.
 func (e *engine) compareRows(ctx context.Context, j job) error {
-	var hs [2][]keyHash
-	var errs [2]error
-	var wg sync.WaitGroup
-	wg.Go(func() { hs[1], errs[1] = e.new.hashes(ctx, j.seg) })
-	hs[0], errs[0] = e.old.hashes(ctx, j.seg)
-	wg.Wait()
-	e.queries.Add(2)
-	if err := sideErrors("fetching row hashes", errs); err != nil {
+	hs, err := onBoth(e, "fetching row hashes", func(b backend) ([]keyHash, error) { return b.hashes(ctx, j.seg) })
+	if err != nil {
 		return err
 	}
 	e.fetched.Add(int64(len(hs[0]) + len(hs[1])))
@@ -748,12 +750,8 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 	for len(suspects) > 0 {
 		batch := suspects[:min(len(suspects), fetchBatch)]
 		suspects = suspects[len(batch):]
-		var rows [2][]row
-		wg.Go(func() { rows[1], errs[1] = e.new.fetchKeys(ctx, batch) })
-		rows[0], errs[0] = e.old.fetchKeys(ctx, batch)
-		wg.Wait()
-		e.queries.Add(2)
-		if err := sideErrors("fetching rows", errs); err != nil {
+		rows, err := onBoth(e, "fetching rows", func(b backend) ([]row, error) { return b.fetchKeys(ctx, batch) })
+		if err != nil {
 			return err
 		}
 		e.fetched.Add(int64(len(rows[0]) + len(rows[1])))
