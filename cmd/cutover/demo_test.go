@@ -55,7 +55,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	for lines.Scan() && (url == "" || token == "" || dataDir == "") {
 		f := strings.Fields(lines.Text())
 		switch {
-		case len(f) >= 3 && f[0] == "dashboard":
+		case len(f) >= 4 && f[0] == "dashboard":
 			url = f[3]
 		case len(f) >= 3 && f[0] == "sign-in":
 			token = f[2]
