@@ -70,7 +70,6 @@ type counters struct {
 	requests          [len(cutover.Modes)]atomic.Uint64
 	oldReqs, newReqs  atomic.Uint64
 	old2Reqs          atomic.Uint64
-	shed              atomic.Uint64
 	oversizeRequests  atomic.Uint64
 	oversizeResponses atomic.Uint64
 	unshadowedWrites  atomic.Uint64
@@ -243,7 +242,7 @@ func (p *Proxy) Stats() Stats {
 		OldRequests:       p.st.oldReqs.Load(),
 		NewRequests:       p.st.newReqs.Load(),
 		Old2Requests:      p.st.old2Reqs.Load(),
-		Shed:              p.st.shed.Load(),
+		Shed:              ms.Outcomes[cutover.OutcomeShed], // every shed request is published
 		OversizeRequests:  p.st.oversizeRequests.Load(),
 		OversizeResponses: p.st.oversizeResponses.Load(),
 		UnshadowedWrites:  p.st.unshadowedWrites.Load(),
@@ -732,9 +731,9 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, ex *exchange)
 	}()
 }
 
-// shed counts a secondary request that was not sent, and reports it.
+// shed reports a secondary request that was not sent; the migration's
+// count of shed outcomes is Stats.Shed.
 func (p *Proxy) shed(ex *exchange) {
-	p.st.shed.Add(1)
 	p.record(ex.route, &cutover.Observation{Migration: p.migration, Operation: ex.route.Name, Kind: ex.kind,
 		Mode: ex.mode, Key: ex.key, Time: ex.start, Outcome: cutover.OutcomeShed})
 }
