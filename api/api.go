@@ -1,6 +1,8 @@
 // Package api holds the JSON shapes of the control plane's HTTP API, version
 // 1 (paths under /api/v1), shared by the server, the SDK client, the CLI and
-// the shadow proxy. It has no behaviour beyond encoding and validation.
+// the shadow proxy. It has no behaviour beyond encoding, validation and the
+// protocol's small rules (the status of an error code, the bound on a
+// sample's strings).
 //
 // # Conventions
 //
@@ -14,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
 	"unicode/utf8"
 
@@ -392,6 +395,28 @@ const (
 	CodeInternal     = "internal"     // 500
 	CodeUnavailable  = "unavailable"  // 503: not ready (database down)
 )
+
+// HTTPStatus is the HTTP status of an answer with the error code code (the
+// statuses noted at the codes above); an unknown code is a 500.
+func HTTPStatus(code string) int {
+	switch code {
+	case CodeInvalid:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeConflict, CodeGateRefused, CodeTransition:
+		return http.StatusConflict
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
 
 // ErrorResponse is the body of every error answer.
 type ErrorResponse struct {

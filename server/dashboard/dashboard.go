@@ -198,7 +198,7 @@ func (h *Handler) fragment(fn func(w http.ResponseWriter, r *http.Request, s *se
 			if errors.As(err, &e) {
 				msg = e.Message
 			}
-			http.Error(w, msg, httpStatus(code))
+			http.Error(w, msg, api.HTTPStatus(code))
 		}
 	}
 }
@@ -252,26 +252,6 @@ func (h *Handler) checkPost(w http.ResponseWriter, r *http.Request, s *session) 
 	return true
 }
 
-func httpStatus(code string) int {
-	switch code {
-	case api.CodeInvalid:
-		return http.StatusBadRequest
-	case api.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case api.CodeForbidden:
-		return http.StatusForbidden
-	case api.CodeNotFound:
-		return http.StatusNotFound
-	case api.CodeConflict, api.CodeGateRefused, api.CodeTransition:
-		return http.StatusConflict
-	case api.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case api.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 func (h *Handler) logInternal(r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the browser went away
@@ -295,7 +275,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	if title == "" {
 		title = "Not done"
 	}
-	h.renderError(w, r, s, httpStatus(e.Code), title, e.Message)
+	h.renderError(w, r, s, api.HTTPStatus(e.Code), title, e.Message)
 }
 
 // ---- rendering ----

@@ -606,6 +606,6 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, s *session, nam
 		return verr
 	}
 	v.Notice = n
-	h.render(w, r, httpStatus(e.Code), "migration", h.layout(s, v.Name, v))
+	h.render(w, r, api.HTTPStatus(e.Code), "migration", h.layout(s, v.Name, v))
 	return nil
 }

@@ -204,26 +204,6 @@ func (h *Handler) authenticate(r *http.Request, need api.Scope) (server.Principa
 
 // ---- answers ----
 
-func statusOf(code string) int {
-	switch code {
-	case api.CodeInvalid:
-		return http.StatusBadRequest
-	case api.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case api.CodeForbidden:
-		return http.StatusForbidden
-	case api.CodeNotFound:
-		return http.StatusNotFound
-	case api.CodeConflict, api.CodeGateRefused, api.CodeTransition:
-		return http.StatusConflict
-	case api.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case api.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *server.Error
 	if !errors.As(err, &e) {
@@ -239,7 +219,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Code == api.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cutover"`)
 	}
-	writeJSON(w, statusOf(e.Code), body)
+	writeJSON(w, api.HTTPStatus(e.Code), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
