@@ -223,6 +223,10 @@ func (m *Migration) SetRollout(r Rollout) error {
 	return nil
 }
 
+// ModeForBucket returns the mode a bucket is in now under the rollout's
+// split, ignoring overrides: see [Rollout.ModeForBucket].
+func (m *Migration) ModeForBucket(bucket int) Mode { return m.rollout.Load().ModeForBucket(bucket) }
+
 // ModeFor returns the mode a call with this key runs in now.
 func (m *Migration) ModeFor(key string) Mode { return m.rollout.Load().ModeFor(m.name, key) }
 

@@ -110,9 +110,16 @@ func (r *Rollout) ModeFor(migration, key string) Mode {
 		}
 	}
 	if r.Percent <= 0 || r.Treatment == r.Mode {
-		return r.Mode
+		return r.Mode // no hash needed
 	}
-	if InTreatment(Bucket(migration, key), r.Percent) {
+	return r.ModeForBucket(Bucket(migration, key))
+}
+
+// ModeForBucket returns the mode of a bucket under the control/treatment
+// split, without overrides: for callers that have no key (the proxy draws a
+// random bucket then). It takes no lock and allocates nothing.
+func (r *Rollout) ModeForBucket(bucket int) Mode {
+	if r.Percent > 0 && InTreatment(bucket, r.Percent) {
 		return r.Treatment
 	}
 	return r.Mode

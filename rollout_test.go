@@ -147,3 +147,20 @@ func TestRolloutJSON(t *testing.T) {
 		t.Error("a clone is not Equal")
 	}
 }
+
+func TestModeForBucketIsTheSplitWithoutOverrides(t *testing.T) {
+	r := cutover.Rollout{Mode: cutover.ModeShadow, Treatment: cutover.ModeNew, Percent: 12.34,
+		Overrides: map[string]cutover.Mode{"k": cutover.ModeOld}}
+	for b := range cutover.Buckets {
+		want := cutover.ModeShadow
+		if b < 1234 {
+			want = cutover.ModeNew
+		}
+		if got := r.ModeForBucket(b); got != want {
+			t.Fatalf("ModeForBucket(%d) = %v; want %v", b, got, want)
+		}
+	}
+	if got := r.ModeForBucket(cutover.Bucket("m", "k")); got == cutover.ModeOld {
+		t.Error("ModeForBucket applied an override")
+	}
+}

@@ -323,16 +323,8 @@ func (p *Proxy) modeFor(key string, hasKey bool) cutover.Mode {
 	if hasKey {
 		return p.m.ModeFor(key)
 	}
-	// No key, no override: only the split applies. (Rollout copies the
-	// overrides, if there are any.)
-	r := p.m.Rollout()
-	if r.Percent <= 0 || r.Treatment == r.Mode {
-		return r.Mode
-	}
-	if cutover.InTreatment(rand.IntN(cutover.Buckets), r.Percent) {
-		return r.Treatment
-	}
-	return r.Mode
+	// No key, no override: only the split applies, to a random bucket.
+	return p.m.ModeForBucket(rand.IntN(cutover.Buckets))
 }
 
 // requestKey returns the request's sticky key, and whether it has one.
