@@ -467,7 +467,11 @@ func TestSubscribeRacesWithReloads(t *testing.T) {
 			if i%2 == 0 {
 				content = shadow20
 			}
-			writeFile(t, f.path, content)
+			// Not writeFile: t.Fatal must not be called off the test's goroutine.
+			if err := os.WriteFile(f.path, []byte(content), 0o644); err != nil {
+				t.Error(err)
+				return
+			}
 			if err := f.src.Reload(); err != nil {
 				t.Error(err)
 				return
@@ -503,6 +507,9 @@ func TestSubscribeRacesWithReloads(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow() // a subscriber may have no stop function
+	}
 	// The last write was shadow5 (i = 49); make sure every subscriber has
 	// been offered it, whatever the watcher did meanwhile.
 	writeFile(t, f.path, shadow5)
