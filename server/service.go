@@ -570,7 +570,9 @@ type Principal struct {
 	Scope api.Scope
 }
 
-func hashSecret(secret string) string {
+// HashSecret is the hex SHA-256 of a token's secret: the hash the store
+// keeps ([TokenRecord.Hash]) and looks tokens up by.
+func HashSecret(secret string) string {
 	h := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(h[:])
 }
@@ -623,7 +625,7 @@ func (s *Service) CreateToken(ctx context.Context, req api.CreateToken) (api.Tok
 		return api.Token{}, err
 	}
 	now := s.now().UTC()
-	if err := s.store.CreateToken(ctx, TokenRecord{Hash: hashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now}); err != nil {
+	if err := s.store.CreateToken(ctx, TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now}); err != nil {
 		return api.Token{}, err
 	}
 	return api.Token{Name: name, Scope: req.Scope, Secret: secret, CreatedAt: now}, nil
@@ -646,7 +648,7 @@ func (s *Service) EnsureAdminToken(ctx context.Context) (string, error) {
 	}
 	// Replicas starting together on one database make one token between
 	// them.
-	made, err := s.store.CreateFirstToken(ctx, TokenRecord{Hash: hashSecret(secret), Name: "initial admin", Scope: api.ScopeAdmin, CreatedAt: s.now().UTC()})
+	made, err := s.store.CreateFirstToken(ctx, TokenRecord{Hash: HashSecret(secret), Name: "initial admin", Scope: api.ScopeAdmin, CreatedAt: s.now().UTC()})
 	if err != nil || !made {
 		return "", err
 	}

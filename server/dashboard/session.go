@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"net/url"
 	"strings"
@@ -220,8 +219,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.sessions.remove(r) // a sign-in replaces the browser's earlier session
-	sum := sha256.Sum256([]byte(secret))
-	id, _ := h.sessions.create(p, hex.EncodeToString(sum[:]))
+	id, _ := h.sessions.create(p, server.HashSecret(secret))
 	http.SetCookie(w, h.cookie(r, SessionCookie, id, int(h.sessions.ttl.Seconds())))
 	http.SetCookie(w, h.cookie(r, SigninCookie, "", -1))
 	http.Redirect(w, r, safeNext(next), http.StatusSeeOther)
