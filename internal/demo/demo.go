@@ -250,8 +250,12 @@ func serviceHandler(s *orders.Service) http.Handler {
 			return
 		}
 		c, err := s.CustomerID(r.Context(), id)
-		if err != nil {
+		switch {
+		case errors.Is(err, orders.ErrNotFound):
 			http.Error(w, err.Error(), http.StatusNotFound)
+			return
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, c)
