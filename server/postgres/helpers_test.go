@@ -1,14 +1,13 @@
 package postgres_test
 
 import (
-	"testing"
-
 	"fmt"
-	"go.uber.org/goleak"
+	"testing"
 	"time"
 
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/server"
+	"go.uber.org/goleak"
 )
 
 func storetestMigration(i int) server.Migration {
