@@ -53,7 +53,6 @@ type notifier struct {
 	ctx     context.Context // deliveries; cancelled when the drain times out
 	cancel  context.CancelFunc
 	closing chan struct{} // closed by stop: drain the queue, then return
-	started bool
 }
 
 func newNotifier(cfg WebhookConfig, log *slog.Logger, m *Metrics) *notifier {
@@ -92,7 +91,6 @@ func (n *notifier) enqueue(url string, note api.GuardNotification) bool {
 
 // start runs the delivery goroutine until stop.
 func (n *notifier) start() {
-	n.started = true
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
