@@ -74,7 +74,6 @@ type Config struct {
 // App is a running control plane.
 type App struct {
 	cfg      Config
-	log      *slog.Logger
 	store    server.Store
 	svc      *server.Service
 	handler  *httpapi.Handler
@@ -171,7 +170,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	a := &App{
-		cfg: cfg, log: log, store: store, svc: svc, listener: ln,
+		cfg: cfg, store: store, svc: svc, listener: ln,
 		done: make(chan struct{}), AdminSecret: secret, Database: desc,
 		serveErr: make(chan error, 1),
 	}
