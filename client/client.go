@@ -376,6 +376,13 @@ func (c *Client) CreateToken(ctx context.Context, t api.CreateToken) (*api.Token
 	return &out, nil
 }
 
+// AddVerification records a `cutover verify` result for a migration
+// (operator scope): it appears in the history and feeds the verify_within
+// gate.
+func (c *Client) AddVerification(ctx context.Context, migration string, r api.VerifyReport) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/migrations/"+url.PathEscape(migration)+"/verifications", nil, r, nil)
+}
+
 // Report sends one batch of aggregates (sdk scope). Sending the same
 // BatchID again is safe: the server counts it once and answers with
 // Duplicate set. The [Reporter] does this for you.

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cutover/cutover/api"
+	"github.com/cutover/cutover/client"
 	"github.com/cutover/cutover/verify"
 )
 
@@ -171,52 +168,26 @@ func runVerify(ctx context.Context, e *env, args []string) error {
 // postVerifyReport sends a verify report to the control plane
 // (POST /api/v1/migrations/{name}/verifications, operator scope).
 func postVerifyReport(ctx context.Context, e *env, rf *remoteFlags, migration string, rep api.VerifyReport) error {
-	server := strings.TrimRight(strings.TrimSpace(envOr(e, rf.server, "CUTOVER_SERVER")), "/")
-	if server == "" {
-		server = defaultServer
-	}
-	if u, err := url.Parse(server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--server %q is not an http(s) URL: give one such as %s (or set CUTOVER_SERVER)", server, defaultServer)
-	}
-	body, err := json.Marshal(rep)
+	c, err := rf.client(e)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	endpoint := server + "/api/v1/migrations/" + url.PathEscape(migration) + "/verifications"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "cutover-cli")
-	if token := strings.TrimSpace(envOr(e, rf.token, "CUTOVER_TOKEN")); token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reporting: cannot reach the server at %s: is `cutover serve` running? (set --server or CUTOVER_SERVER) (%v)", server, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode/100 == 2 {
+	defer c.CloseIdleConnections()
+	err = c.AddVerification(ctx, migration, rep)
+	var ae *client.APIError
+	switch {
+	case err == nil:
 		return nil
-	}
-	var er api.ErrorResponse
-	msg := strings.TrimSpace(string(data))
-	if json.Unmarshal(data, &er) == nil && er.Error.Message != "" {
-		msg = er.Error.Message
-	}
-	switch resp.StatusCode {
-	case http.StatusUnauthorized:
+	case errors.Is(err, client.ErrUnreachable):
+		return fmt.Errorf("reporting: cannot reach the server at %s: is `cutover serve` running? (set --server or CUTOVER_SERVER) (%v)", c.URL(), err)
+	case errors.Is(err, client.ErrUnauthorized):
 		return errors.New("reporting: 401: the token is missing or invalid: set --token or CUTOVER_TOKEN")
-	case http.StatusForbidden:
-		return fmt.Errorf("reporting: 403: %s: use a token with operator scope or more (`cutover token create --scope operator`)", msg)
-	case http.StatusNotFound:
-		return fmt.Errorf("reporting: 404: %s: is the migration named %q on %s? `cutover status` lists them", msg, migration, server)
+	case errors.Is(err, client.ErrForbidden) && errors.As(err, &ae):
+		return fmt.Errorf("reporting: 403: %s: use a token with operator scope or more (`cutover token create --scope operator`)", ae.Message)
+	case errors.Is(err, client.ErrNotFound) && errors.As(err, &ae):
+		return fmt.Errorf("reporting: 404: %s: is the migration named %q on %s? `cutover status` lists them", ae.Message, migration, c.URL())
 	}
-	return fmt.Errorf("reporting: the server answered %s: %s", resp.Status, msg)
+	return fmt.Errorf("reporting: %w", err)
 }
 
 // progressBar draws a one-line progress bar on a terminal.
