@@ -104,10 +104,17 @@ func (r Rollout) String() string {
 // ModeFor returns the mode of key in migration under this rollout. It takes
 // no lock and allocates nothing.
 func (r *Rollout) ModeFor(migration, key string) Mode {
-	if len(r.Overrides) > 0 {
-		if m, ok := r.Overrides[key]; ok {
-			return m
-		}
+	// The common case, one mode for every key, is small enough to be
+	// inlined into the callers' hot paths.
+	if len(r.Overrides) == 0 && r.Percent <= 0 {
+		return r.Mode
+	}
+	return r.modeForKey(migration, key)
+}
+
+func (r *Rollout) modeForKey(migration, key string) Mode {
+	if m, ok := r.Overrides[key]; ok {
+		return m
 	}
 	if r.Percent <= 0 || r.Treatment == r.Mode {
 		return r.Mode // no hash needed
