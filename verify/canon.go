@@ -236,6 +236,11 @@ func (n normalizer) canonFloat(f float64) string {
 
 // canonTime is t in microseconds since 1970 UTC, floored to the precision.
 func (n normalizer) canonTime(t time.Time) string {
+	return strconv.FormatInt(n.timeMicros(t), 10)
+}
+
+// timeMicros is t in microseconds since 1970 UTC, floored to the precision.
+func (n normalizer) timeMicros(t time.Time) int64 {
 	us := t.UnixMicro()
 	if n.micros > 1 {
 		q := us / n.micros
@@ -244,7 +249,7 @@ func (n normalizer) canonTime(t time.Time) string {
 		}
 		us = q * n.micros
 	}
-	return strconv.FormatInt(us, 10)
+	return us
 }
 
 var timeLayouts = []string{
@@ -425,23 +430,44 @@ func isDecimal(s string) bool {
 // away from zero to places decimal places and formats it with exactly that
 // many, like PostgreSQL's round(numeric, places)::text. Zero has no sign.
 func roundDecimal(s string, places int) string {
+	return string(appendRoundDecimal(nil, s, places))
+}
+
+// appendRoundDecimal appends roundDecimal(s, places) to dst. It does not
+// allocate for numbers of up to 64 digits (every float, and the usual
+// decimal), which keeps the checksum's per-row work off the heap.
+func appendRoundDecimal[S string | []byte](dst []byte, s S, places int) []byte {
 	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
 	exp := 0
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		e, err := strconv.Atoi(s[i+1:])
-		if err != nil {
-			return s
+	for i := 0; i < len(s); i++ {
+		if s[i] == 'e' || s[i] == 'E' {
+			e, ok := atoi(s[i+1:])
+			if !ok {
+				return append(dst, s...)
+			}
+			exp = e
+			s = s[:i]
+			break
 		}
-		exp = e
-		s = s[:i]
 	}
-	intPart, fracPart, _ := strings.Cut(s, ".")
-	digs := []byte(intPart + fracPart)
-	point := len(intPart) + exp // digits before the decimal point
+	var arr [64]byte
+	digs := arr[:0]
+	point := -1 // digits before the decimal point
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' && point < 0 {
+			point = len(digs)
+			continue
+		}
+		digs = append(digs, s[i])
+	}
+	if point < 0 {
+		point = len(digs)
+	}
+	point += exp
 	// Drop leading zeros.
 	for len(digs) > 0 && digs[0] == '0' {
 		digs = digs[1:]
@@ -465,7 +491,14 @@ func roundDecimal(s string, places int) string {
 				break
 			}
 			if i < 0 {
-				digs = append([]byte{'1'}, digs...)
+				// Every digit carried: 99.9 became 00.0, which is 100.0,
+				// one more digit before the point.
+				if len(digs) == 0 {
+					digs = append(digs, '1')
+				} else {
+					digs[0] = '1'
+					digs = append(digs, '0')
+				}
 				point++
 			}
 		}
@@ -477,9 +510,8 @@ func roundDecimal(s string, places int) string {
 			break
 		}
 	}
-	var b strings.Builder
 	if neg && !zero {
-		b.WriteByte('-')
+		dst = append(dst, '-')
 	}
 	digit := func(i int) byte { // the digit at position i from the start, 0-padded
 		if i >= 0 && i < len(digs) {
@@ -488,19 +520,107 @@ func roundDecimal(s string, places int) string {
 		return '0'
 	}
 	if point <= 0 {
-		b.WriteByte('0')
+		dst = append(dst, '0')
 	} else {
 		for i := 0; i < point; i++ {
-			b.WriteByte(digit(i))
+			dst = append(dst, digit(i))
 		}
 	}
 	if places > 0 {
-		b.WriteByte('.')
+		dst = append(dst, '.')
 		for i := point; i < point+places; i++ {
-			b.WriteByte(digit(i))
+			dst = append(dst, digit(i))
 		}
 	}
-	return b.String()
+	return dst
+}
+
+// atoi is strconv.Atoi for an exponent, without converting s to a string.
+func atoi[S string | []byte](s S) (int, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 9 {
+		return 0, false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// appendCanon appends the canonical text of v for a column of kind k to
+// dst, quoted as appendQuoteNullable quotes it: exactly
+// appendQuoteNullable(dst, n.canonValue(k, v)). It is the per-row path of
+// the SQLite checksum, so the values it meets most (integers, floats,
+// decimal and timestamp text, text) are written straight into dst without
+// an allocation; the rest go through canonValue.
+func (n normalizer) appendCanon(dst []byte, k kind, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, "NULL"...)
+	case int64:
+		switch k {
+		case kindNum:
+			var buf [24]byte
+			dst = append(dst, '\'')
+			return append(appendRoundDecimal(dst, strconv.AppendInt(buf[:0], x, 10), n.places), '\'')
+		case kindTime, kindDate, kindBytes:
+		default:
+			dst = append(dst, '\'')
+			return append(strconv.AppendInt(dst, x, 10), '\'')
+		}
+	case float64:
+		switch k {
+		case kindInt, kindBool, kindTime, kindText:
+		default:
+			if !math.IsNaN(x) && !math.IsInf(x, 0) {
+				var buf [32]byte
+				dst = append(dst, '\'')
+				return append(appendRoundDecimal(dst, strconv.AppendFloat(buf[:0], x, 'e', 14, 64), n.places), '\'')
+			}
+		}
+	case string:
+		switch k {
+		case kindNum:
+			if t := strings.TrimSpace(x); isDecimal(t) {
+				dst = append(dst, '\'')
+				return append(appendRoundDecimal(dst, t, n.places), '\'')
+			}
+		case kindTime:
+			if t, ok := parseTime(x); ok {
+				dst = append(dst, '\'')
+				return append(strconv.AppendInt(dst, n.timeMicros(t), 10), '\'')
+			}
+		case kindText, kindAuto:
+			return appendQuoteNullable(dst, x, true)
+		}
+	}
+	s, ok := n.canonValue(k, v)
+	return appendQuoteNullable(dst, s, ok)
+}
+
+// appendKey appends the quoted canonical text of a key value as SQLite
+// returns it: appendQuoteNullable(dst, keyText(v)).
+func appendKey(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case int64:
+		dst = append(dst, '\'')
+		return append(strconv.AppendInt(dst, x, 10), '\'')
+	case string:
+		return appendQuoteNullable(dst, x, true)
+	}
+	s, ok := keyText(v)
+	return appendQuoteNullable(dst, s, ok)
 }
 
 // rowHasher builds the text PostgreSQL hashes for a row,

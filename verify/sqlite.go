@@ -30,7 +30,10 @@ var registerOnce = sync.OnceValue(func() error {
 		Deterministic: true,
 		VolatileArgs:  true, // read during the call only, as in the aggregate
 		Scalar: func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			var a checksumAgg
+			// Called once per row of a hashes query: reuse a row buffer.
+			a := rowHashers.Get().(*checksumAgg)
+			defer rowHashers.Put(a)
+			a.sp, a.sum = nil, 0 // the spec may be another comparison's
 			if err := a.Step(nil, args); err != nil {
 				return nil, err
 			}
@@ -52,6 +55,9 @@ var registerOnce = sync.OnceValue(func() error {
 		},
 	})
 })
+
+// rowHashers recycles cutover_rowhash's row buffers.
+var rowHashers = sync.Pool{New: func() any { return new(checksumAgg) }}
 
 // spec is a parsed cutover_* spec argument.
 type spec struct {
@@ -123,11 +129,13 @@ func (a *checksumAgg) Step(_ *sqlite.FunctionContext, args []driver.Value) error
 		a.sp = sp
 		a.h.lookup3 = sp.norm.lookup3
 	}
-	a.h.reset()
-	a.h.add(keyText(args[1]))
+	// The row text is built in place (appendCanon is canonValue and
+	// quote_nullable without allocating): this runs once per row.
+	buf := appendKey(a.h.buf[:0], args[1])
 	for i, v := range args[2:] {
-		a.h.add(a.sp.norm.canonValue(a.sp.kinds[i], v))
+		buf = a.sp.norm.appendCanon(append(buf, ','), a.sp.kinds[i], v)
 	}
+	a.h.buf = buf
 	a.sum += a.h.sum()
 	return nil
 }
