@@ -20,7 +20,7 @@ const (
 	DefaultFloatPrecision = 9
 	DefaultConcurrency    = 4
 	DefaultChunkRows      = 100_000
-	DefaultThreshold      = 10_000
+	DefaultThreshold      = 100_000
 	DefaultFactor         = 16
 	DefaultLimit          = 20
 )
@@ -74,7 +74,10 @@ type Options struct {
 	// Threshold is the row count at or below which a differing range is
 	// compared row by row instead of being split again: each row's key and
 	// hash are fetched (a few bytes a row), then the values of the keys
-	// whose hashes differ. Zero means DefaultThreshold (10,000).
+	// whose hashes differ. Zero means DefaultThreshold (100,000, the
+	// default ChunkRows): fetching a range's row hashes costs about what
+	// checksumming its parts does, so a differing first range is compared
+	// at once rather than hashed a second time by its parts.
 	Threshold int
 	// Factor is how many parts a differing range is split into. Zero
 	// means DefaultFactor (16).
