@@ -673,6 +673,27 @@ func appendQuoteNullable(b []byte, s string, ok bool) []byte {
 	return append(b, '\'')
 }
 
+// appendRaw appends v, a value as SQLite hands it over, as it is stored:
+// its storage class and its bytes, lengths before strings, so that the
+// row's bytes name one row. Two raw-equal values are one value, so their
+// canonical texts are equal too, whatever the kind.
+func appendRaw(dst []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(dst, 'n')
+	case int64:
+		return binary.LittleEndian.AppendUint64(append(dst, 'i'), uint64(x))
+	case float64:
+		return binary.LittleEndian.AppendUint64(append(dst, 'f'), math.Float64bits(x))
+	case string:
+		return append(binary.AppendUvarint(append(dst, 's'), uint64(len(x))), x...)
+	case []byte:
+		return append(binary.AppendUvarint(append(dst, 'b'), uint64(len(x))), x...)
+	}
+	s := fmt.Sprintf("%T %v", v, v) // not handed over by SQLite
+	return append(binary.AppendUvarint(append(dst, 'o'), uint64(len(s))), s...)
+}
+
 // keyText is the canonical text of a key value as SQLite returns it.
 func keyText(v any) (string, bool) {
 	switch x := v.(type) {

@@ -96,7 +96,7 @@ func TestCanonTime(t *testing.T) {
 func BenchmarkChecksumStep(b *testing.B) {
 	n := normalizer{places: 9, micros: 1, lookup3: true}
 	a := &checksumAgg{}
-	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}), int64(12345),
+	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}, canonical), int64(12345),
 		"0cc175b9c0f1b6a831c399e269772661", 4115.333333333333, 4115.25, "2024-01-01 01:08:39.345", int64(1)}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -163,7 +163,7 @@ func TestAppendCanon(t *testing.T) {
 func TestChecksumStepAllocs(t *testing.T) {
 	n := normalizer{places: 9, micros: 1, lookup3: true}
 	a := &checksumAgg{}
-	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}), int64(12345),
+	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}, canonical), int64(12345),
 		"0cc175b9c0f1b6a831c399e269772661", 4115.333333333333, "4115.25", "2024-01-01 01:08:39.345", int64(1)}
 	if err := a.Step(nil, args); err != nil {
 		t.Fatal(err)

@@ -58,12 +58,12 @@ type pgBackend struct {
 
 	// Built by prepare.
 	cte      string
-	keyCmp   string // the key as compared in ranges and ORDER BY
-	keyParam string // a parameter's cast
-	sumSQL   string // the select list of a checksum
-	hashSel  string // the select list of a hashes query
-	fetchSel string // the select list of a fetch
-	keyArray string // the array type of key parameters
+	keyCmp   string    // the key as compared in ranges and ORDER BY
+	keyParam string    // a parameter's cast
+	sumSQL   [2]string // the select list of a checksum, by hashMode
+	hashSel  [2]string // the select list of a hashes query, by hashMode
+	fetchSel string    // the select list of a fetch
+	keyArray string    // the array type of key parameters
 }
 
 func openPostgres(ctx context.Context, url, query string, concurrency int) (*pgBackend, error) {
@@ -74,6 +74,10 @@ func openPostgres(ctx context.Context, url, query string, concurrency int) (*pgB
 	// Settings that make the canonical text independent of the server's.
 	cfg.RuntimeParams["timezone"] = "UTC"
 	cfg.RuntimeParams["datestyle"] = "ISO, YMD"
+	// Floats as text are exact (shortest round-trip text from PostgreSQL
+	// 12, 17 digits before): raw row hashes rely on a value's text naming
+	// one value.
+	cfg.RuntimeParams["extra_float_digits"] = "3"
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "cutover verify"
@@ -268,6 +272,21 @@ func pgCanon(k kind, oid uint32, x string, n normalizer) string {
 	return x + "::text"
 }
 
+// pgRaw is the SQL for the raw text of expression x, of PostgreSQL type
+// oid, in a raw row text: its own text (exact for every type, floats
+// included with extra_float_digits 3), NULL as N. Types whose text never
+// holds a comma, a quote or a lone N are written as they are, the cheap
+// case; others are quoted as quote_nullable quotes them. Either way the row
+// text names one row: raw-equal rows are equal rows.
+func pgRaw(oid uint32, x string) string {
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID, pgtype.Float4OID, pgtype.Float8OID,
+		pgtype.NumericOID, pgtype.BoolOID, pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.UUIDOID:
+		return "coalesce(" + x + "::text, 'N')"
+	}
+	return "quote_nullable(" + x + "::text)"
+}
+
 func (b *pgBackend) prepare(kinds []kind, n normalizer) {
 	names := []string{"k"}
 	for i := 1; i < len(kinds); i++ {
@@ -285,25 +304,29 @@ func (b *pgBackend) prepare(kinds []kind, n normalizer) {
 		b.keyCmp = `cutover_s.k COLLATE "C"`
 	}
 	parts := []string{"quote_nullable(k::text)"}
+	rawParts := []string{pgRaw(b.cols[0].oid, "k")}
 	sel := []string{"k::text"}
 	for i := 1; i < len(kinds); i++ {
 		canon := pgCanon(kinds[i], b.cols[i].oid, names[i], n)
 		parts = append(parts, "quote_nullable("+canon+")")
+		rawParts = append(rawParts, pgRaw(b.cols[i].oid, names[i]))
 		sel = append(sel, canon)
 	}
 	mm := "NULL::int8, NULL::int8"
 	if kinds[0] == kindInt {
 		mm = "min(k)::int8, max(k)::int8"
 	}
-	row := "concat_ws(',', " + strings.Join(parts, ", ") + ")"
-	hash := "('x' || left(md5(" + row + "), 16))::bit(64)::int8"
-	if n.lookup3 {
-		hash = "hashtextextended(" + row + ", 0)"
-	}
-	b.sumSQL = "count(*), coalesce(sum(" + hash + "), 0)::text, " + mm
-	b.hashSel = "k::text, " + hash
-	if kinds[0] == kindInt {
-		b.hashSel = "k::int8, " + hash // no text to parse
+	for mode, p := range [2][]string{canonical: parts, raw: rawParts} {
+		row := "concat_ws(',', " + strings.Join(p, ", ") + ")"
+		hash := "('x' || left(md5(" + row + "), 16))::bit(64)::int8"
+		if n.lookup3 {
+			hash = "hashtextextended(" + row + ", 0)"
+		}
+		b.sumSQL[mode] = "count(*), coalesce(sum(" + hash + "), 0)::text, " + mm
+		b.hashSel[mode] = "k::text, " + hash
+		if kinds[0] == kindInt {
+			b.hashSel[mode] = "k::int8, " + hash // no text to parse
+		}
 	}
 	b.keyArray = "::int8[]"
 	switch b.keyOID {
@@ -365,13 +388,13 @@ func (b *pgBackend) bounds(ctx context.Context) (mn, mx int64, ok bool, err erro
 
 var mod64 = new(big.Int).SetUint64(^uint64(0))
 
-func (b *pgBackend) checksum(ctx context.Context, s segment) (summary, error) {
+func (b *pgBackend) checksum(ctx context.Context, s segment, mode hashMode) (summary, error) {
 	var out summary
 	err := b.with(ctx, func(c *pgx.Conn) error {
 		w, args := b.where(s, b.intKey())
 		var sum string
 		var lo, hi *int64
-		if err := c.QueryRow(ctx, b.cte+"SELECT "+b.sumSQL+" FROM cutover_s"+w, args...).Scan(&out.count, &sum, &lo, &hi); err != nil {
+		if err := c.QueryRow(ctx, b.cte+"SELECT "+b.sumSQL[mode]+" FROM cutover_s"+w, args...).Scan(&out.count, &sum, &lo, &hi); err != nil {
 			return err
 		}
 		v, ok := new(big.Int).SetString(sum, 10)
@@ -417,11 +440,11 @@ func (b *pgBackend) splitKeys(ctx context.Context, s segment, step int64) ([]key
 	return keys, err
 }
 
-func (b *pgBackend) hashes(ctx context.Context, s segment) ([]keyHash, error) {
+func (b *pgBackend) hashes(ctx context.Context, s segment, mode hashMode) ([]keyHash, error) {
 	var out []keyHash
 	err := b.with(ctx, func(c *pgx.Conn) error {
 		w, args := b.where(s, b.intKey())
-		rows, err := c.Query(ctx, b.cte+"SELECT "+b.hashSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args...)
+		rows, err := c.Query(ctx, b.cte+"SELECT "+b.hashSel[mode]+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args...)
 		if err != nil {
 			return err
 		}

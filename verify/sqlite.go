@@ -22,8 +22,11 @@ import (
 //	cutover_checksum(spec, key, values…)  sum of row hashes modulo 2^64
 //	cutover_rowhash(spec, key, values…)   one row's hash
 //
-// spec is "places;micros;hash;kinds", one kind letter per compared column.
-// It computes exactly what the PostgreSQL SQL computes.
+// spec is "places;micros;hash;kinds", one kind letter per compared column;
+// hash is j (lookup3) or m (md5), followed by r for raw row hashes. In the
+// canonical mode it computes exactly what the PostgreSQL SQL computes; in
+// the raw mode, a hash of the values as SQLite stores them, which only
+// another SQLite side computes (see hashMode).
 var registerOnce = sync.OnceValue(func() error {
 	err := sqlite.RegisterFunction("cutover_rowhash", &sqlite.FunctionImpl{
 		NArgs:         -1,
@@ -63,11 +66,12 @@ var rowHashers = sync.Pool{New: func() any { return new(checksumAgg) }}
 type spec struct {
 	norm  normalizer
 	kinds []kind
+	raw   bool // hash the stored values (appendRaw), not canonical text
 }
 
 var specs sync.Map // string → *spec
 
-func specString(n normalizer, kinds []kind) string {
+func specString(n normalizer, kinds []kind, mode hashMode) string {
 	b := make([]byte, len(kinds))
 	for i, k := range kinds {
 		b[i] = byte(k)
@@ -75,6 +79,9 @@ func specString(n normalizer, kinds []kind) string {
 	hash := "m"
 	if n.lookup3 {
 		hash = "j"
+	}
+	if mode == raw {
+		hash += "r"
 	}
 	return fmt.Sprintf("%d;%d;%s;%s", n.places, n.micros, hash, b)
 }
@@ -102,7 +109,7 @@ func parseSpec(v driver.Value) (*spec, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("cutover: bad spec %q: %w", s, err)
 	}
-	sp := &spec{norm: normalizer{places: places, micros: micros, lookup3: parts[2] == "j"}}
+	sp := &spec{norm: normalizer{places: places, micros: micros, lookup3: strings.HasPrefix(parts[2], "j")}, raw: strings.HasSuffix(parts[2], "r")}
 	for i := 0; i < len(parts[3]); i++ {
 		sp.kinds = append(sp.kinds, kind(parts[3][i]))
 	}
@@ -131,9 +138,17 @@ func (a *checksumAgg) Step(_ *sqlite.FunctionContext, args []driver.Value) error
 	}
 	// The row text is built in place (appendCanon is canonValue and
 	// quote_nullable without allocating): this runs once per row.
-	buf := appendKey(a.h.buf[:0], args[1])
-	for i, v := range args[2:] {
-		buf = a.sp.norm.appendCanon(append(buf, ','), a.sp.kinds[i], v)
+	var buf []byte
+	if a.sp.raw {
+		buf = a.h.buf[:0]
+		for _, v := range args[1:] {
+			buf = appendRaw(buf, v)
+		}
+	} else {
+		buf = appendKey(a.h.buf[:0], args[1])
+		for i, v := range args[2:] {
+			buf = a.sp.norm.appendCanon(append(buf, ','), a.sp.kinds[i], v)
+		}
 	}
 	a.h.buf = buf
 	a.sum += a.h.sum()
@@ -167,8 +182,8 @@ type sqliteBackend struct {
 
 	cte      string
 	keyCmp   string
-	sumSQL   string
-	hashSel  string
+	sumSQL   [2]string // by hashMode
+	hashSel  [2]string // by hashMode
 	fetchSel string
 }
 
@@ -303,17 +318,18 @@ func (b *sqliteBackend) prepare(kinds []kind, n normalizer) {
 		b.keyCmp = "cutover_s.k COLLATE BINARY"
 	}
 	b.kinds, b.norm = kinds[1:], n
-	args := []string{quoteLiteral(specString(n, kinds[1:])), "k"}
 	sel := []string{"k"}
 	for i := 1; i < len(kinds); i++ {
-		args = append(args, names[i])
 		// Unary plus leaves the value as it is stored but hides the
 		// declared type, so that the driver hands over what the
 		// checksum saw (not a time.Time parsed from a DATETIME's text).
 		sel = append(sel, "+"+names[i])
 	}
-	b.sumSQL = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
-	b.hashSel = "k, cutover_rowhash(" + strings.Join(args, ", ") + ")"
+	for _, mode := range []hashMode{canonical, raw} {
+		args := append([]string{quoteLiteral(specString(n, kinds[1:], mode))}, names...)
+		b.sumSQL[mode] = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
+		b.hashSel[mode] = "k, cutover_rowhash(" + strings.Join(args, ", ") + ")"
+	}
 	b.fetchSel = strings.Join(sel, ", ")
 }
 
@@ -354,10 +370,10 @@ func (b *sqliteBackend) bounds(ctx context.Context) (mn, mx int64, ok bool, err 
 	return mn, mx, ok, err
 }
 
-func (b *sqliteBackend) checksum(ctx context.Context, s segment) (summary, error) {
+func (b *sqliteBackend) checksum(ctx context.Context, s segment, mode hashMode) (summary, error) {
 	var out summary
 	w, args := b.where(s)
-	err := b.rows(ctx, b.cte+"SELECT "+b.sumSQL+" FROM cutover_s"+w, args, func(r *sql.Rows) error {
+	err := b.rows(ctx, b.cte+"SELECT "+b.sumSQL[mode]+" FROM cutover_s"+w, args, func(r *sql.Rows) error {
 		var sum int64
 		var lo, hi any
 		if err := r.Scan(&out.count, &sum, &lo, &hi); err != nil {
@@ -406,10 +422,10 @@ func (b *sqliteBackend) scanKey(r *sql.Rows, rest []any) (keyVal, error) {
 	return keyVal{s: s}, nil
 }
 
-func (b *sqliteBackend) hashes(ctx context.Context, s segment) ([]keyHash, error) {
+func (b *sqliteBackend) hashes(ctx context.Context, s segment, mode hashMode) ([]keyHash, error) {
 	w, args := b.where(s)
 	var out []keyHash
-	err := b.rows(ctx, b.cte+"SELECT "+b.hashSel+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
+	err := b.rows(ctx, b.cte+"SELECT "+b.hashSel[mode]+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {
 		var h int64
 		k, err := b.scanKey(r, []any{&h})
 		out = append(out, keyHash{key: k, h: uint64(h)})

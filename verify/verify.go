@@ -369,15 +369,60 @@ type backend interface {
 	// key's: kindInt or kindText).
 	prepare(kinds []kind, n normalizer)
 	bounds(ctx context.Context) (min, max int64, ok bool, err error)
-	checksum(ctx context.Context, s segment) (summary, error)
+	checksum(ctx context.Context, s segment, mode hashMode) (summary, error)
 	// splitKeys returns every step-th key of the range, in order.
 	splitKeys(ctx context.Context, s segment, step int64) ([]keyVal, error)
 	// hashes returns each row's key and hash in the range, in key order.
-	hashes(ctx context.Context, s segment) ([]keyHash, error)
+	hashes(ctx context.Context, s segment, mode hashMode) ([]keyHash, error)
 	// fetchKeys returns the rows with the given keys, in key order.
 	fetchKeys(ctx context.Context, keys []keyVal) ([]row, error)
 	close()
 }
+
+// hashMode says what a row hash is made of.
+type hashMode int
+
+const (
+	// canonical hashes the row's canonical text (package doc): equal on
+	// both engines for equal data, whatever the types and storage.
+	canonical hashMode = iota
+	// raw hashes the row as its engine holds it (PostgreSQL: each value's
+	// own text; SQLite: each value's storage class and bytes). It is only
+	// comparable between two sides of one engine with the same column
+	// types (rawComparable), and much cheaper: no rounding, no parsing.
+	// Raw-equal rows are canonically equal, so a raw checksum that agrees
+	// settles a range; one that differs may differ only in storage (1.5
+	// against 1.50, or floats apart by less than the precision), so rows
+	// whose raw hashes differ are compared by their canonical values
+	// before anything is reported.
+	raw
+)
+
+// rawComparable reports whether old and new can be compared by raw row
+// hashes: both SQLite, or both PostgreSQL with the same column types.
+func rawComparable(old, new backend) bool {
+	switch a := old.(type) {
+	case *sqliteBackend:
+		_, ok := new.(*sqliteBackend)
+		return ok && !forceCanonical
+	case *pgBackend:
+		b, ok := new.(*pgBackend)
+		if !ok || len(a.cols) != len(b.cols) || forceCanonical {
+			return false
+		}
+		for i := range a.cols {
+			if a.cols[i].oid != b.cols[i].oid {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// forceCanonical makes every comparison hash canonical text, as between
+// two engines; for tests.
+var forceCanonical = false
 
 // forceMD5 makes every comparison hash rows with md5, as with a server
 // whose hashtextextended differs from pgHash; for tests.
@@ -388,6 +433,7 @@ type engine struct {
 	old, new backend
 	opts     Options
 	norm     normalizer
+	mode     hashMode // of checksums and first row hashes
 	intKey   bool
 	names    []string
 	queries  atomic.Int64
@@ -458,6 +504,9 @@ func (e *engine) describe(ctx context.Context) error {
 	}
 	e.old.prepare(kinds, e.norm)
 	e.new.prepare(kinds, e.norm)
+	if rawComparable(e.old, e.new) {
+		e.mode = raw
+	}
 	e.sigs = map[string]int64{}
 	e.res.Columns = e.names
 	return nil
@@ -629,7 +678,7 @@ func splitAt(s segment, keys []keyVal) []segment {
 // settle checksums a range on both sides and either accepts it, compares
 // its rows, or returns its parts.
 func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
-	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg) })
+	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg, e.mode) })
 	if err != nil {
 		return nil, err
 	}
@@ -718,37 +767,19 @@ func sideErrors(what string, errs [2]error) error {
 // hash from both sides, which finds the missing and extra keys, and then
 // fetches the values of the keys whose hashes differ only.
 func (e *engine) compareRows(ctx context.Context, j job) error {
-	hs, err := onBoth(e, "fetching row hashes", func(b backend) ([]keyHash, error) { return b.hashes(ctx, j.seg) })
+	mode := e.mode
+	hs, err := e.rowHashes(ctx, j, mode)
 	if err != nil {
 		return err
 	}
-	e.fetched.Add(int64(len(hs[0]) + len(hs[1])))
-	var found []keptDifference
-	var suspects []keyVal
-	a, b := hs[0], hs[1]
-	for len(a) > 0 || len(b) > 0 {
-		var c int
-		switch {
-		case len(a) == 0:
-			c = 1
-		case len(b) == 0:
-			c = -1
-		default:
-			c = e.cmpKey(a[0].key, b[0].key)
+	found, suspects := e.mergeHashes(hs)
+	if mode == raw && len(suspects) > fetchBatch && 4*len(suspects) > max(len(hs[0]), len(hs[1])) {
+		// Many rows differ in storage: canonical hashes cost less than
+		// fetching all their values, and leave the rows that really differ.
+		if hs, err = e.rowHashes(ctx, j, canonical); err != nil {
+			return err
 		}
-		switch {
-		case c < 0:
-			found = append(found, keptDifference{a[0].key, RowDifference{Key: e.keyString(a[0].key), Kind: MissingInNew}})
-			a = a[1:]
-		case c > 0:
-			found = append(found, keptDifference{b[0].key, RowDifference{Key: e.keyString(b[0].key), Kind: ExtraInNew}})
-			b = b[1:]
-		default:
-			if a[0].h != b[0].h {
-				suspects = append(suspects, a[0].key)
-			}
-			a, b = a[1:], b[1:]
-		}
+		found, suspects = e.mergeHashes(hs)
 	}
 	for len(suspects) > 0 {
 		batch := suspects[:min(len(suspects), fetchBatch)]
@@ -775,6 +806,45 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 	}
 	e.settled(j.weight, int64(len(hs[0])), int64(len(hs[1])), found)
 	return nil
+}
+
+// rowHashes fetches the key and hash of every row of j's range on both sides.
+func (e *engine) rowHashes(ctx context.Context, j job, mode hashMode) ([2][]keyHash, error) {
+	hs, err := onBoth(e, "fetching row hashes", func(b backend) ([]keyHash, error) { return b.hashes(ctx, j.seg, mode) })
+	e.fetched.Add(int64(len(hs[0]) + len(hs[1])))
+	return hs, err
+}
+
+// mergeHashes merges two sides' key-ordered row hashes: the keys of one
+// side only are differences; the keys whose hashes differ are suspects,
+// whose values are to be compared.
+func (e *engine) mergeHashes(hs [2][]keyHash) (found []keptDifference, suspects []keyVal) {
+	a, b := hs[0], hs[1]
+	for len(a) > 0 || len(b) > 0 {
+		var c int
+		switch {
+		case len(a) == 0:
+			c = 1
+		case len(b) == 0:
+			c = -1
+		default:
+			c = e.cmpKey(a[0].key, b[0].key)
+		}
+		switch {
+		case c < 0:
+			found = append(found, keptDifference{a[0].key, RowDifference{Key: e.keyString(a[0].key), Kind: MissingInNew}})
+			a = a[1:]
+		case c > 0:
+			found = append(found, keptDifference{b[0].key, RowDifference{Key: e.keyString(b[0].key), Kind: ExtraInNew}})
+			b = b[1:]
+		default:
+			if a[0].h != b[0].h {
+				suspects = append(suspects, a[0].key)
+			}
+			a, b = a[1:], b[1:]
+		}
+	}
+	return found, suspects
 }
 
 func (e *engine) cmpKey(a, b keyVal) int {

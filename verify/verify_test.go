@@ -405,3 +405,56 @@ func TestTypesAcrossEngines(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// TestPlantedDifferencesCanonical runs the planted differences between two
+// sides of one engine with canonical hashes, as between two engines: the
+// path the raw hashes of same-engine pairs otherwise skip.
+func TestPlantedDifferencesCanonical(t *testing.T) {
+	forceCanonical = true
+	defer func() { forceCanonical = false }()
+	f := newFactory(t)
+	for _, pair := range [][2]string{{"sqlite", "sqlite"}, {"postgres", "postgres"}} {
+		t.Run(pair[0]+"-"+pair[1], func(t *testing.T) { testPlanted(t, f, pair, false) })
+	}
+}
+
+// TestStorageOnlyDifferences: between two sides of one engine, raw row
+// hashes differ where storage differs (a float apart by less than the
+// precision, a decimal stored as text against a float, numeric scale) while
+// the canonical values are equal. Such rows are never reported, whether a
+// few or every row of a range differs so, and the rows that really differ
+// among them are.
+func TestStorageOnlyDifferences(t *testing.T) {
+	f := newFactory(t)
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			old, new := f.make(t, engine), f.make(t, engine)
+			rows := genRows(3000, false)
+			old.fill(t, "t", rows, false)
+			new.fill(t, "t", rows, false)
+			// Every row: within the 9 places.
+			new.exec(t, "UPDATE t SET amount = amount + 1e-12")
+			if engine == "sqlite" {
+				// Decimals as text on one side, as numbers on the other.
+				new.exec(t, "UPDATE t SET price = CAST(price AS TEXT) || '0' WHERE id % 3 = 0")
+			} else {
+				new.exec(t, "ALTER TABLE t ALTER COLUMN price TYPE numeric(14,4)")
+			}
+			for _, opts := range []Options{{}, small} {
+				r := compare(t, old, new, opts)
+				if !r.Identical || r.OldRows != 3000 || r.NewRows != 3000 {
+					t.Errorf("options %+v: storage-only differences: %+v", opts, r)
+				}
+			}
+			new.exec(t, "UPDATE t SET name = 'changed' WHERE id = "+new.param(1), rows[1234].key)
+			new.exec(t, "UPDATE t SET amount = amount + 1 WHERE id = "+new.param(1), rows[2345].key)
+			for _, opts := range []Options{{}, small} {
+				r := compare(t, old, new, opts)
+				if r.Differing != 2 || r.Missing != 0 || r.Extra != 0 || len(r.Differences) != 2 ||
+					r.Differences[0].Key != keyStr(rows[1234].key) || r.Differences[1].Key != keyStr(rows[2345].key) {
+					t.Errorf("options %+v: two real differences among storage-only ones: %+v", opts, r)
+				}
+			}
+		})
+	}
+}
