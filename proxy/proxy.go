@@ -56,9 +56,12 @@ type Proxy struct {
 
 	registerer prometheus.Registerer // the metrics' registerer, to unregister them; nil when none
 	collector  *collector
-	closed     atomic.Bool
-	closeOnce  sync.Once
-	wg         sync.WaitGroup // secondary goroutines
+	// closeMu orders Close against the start of secondary goroutines, so
+	// that none is added to wg once Close waits on it.
+	closeMu   sync.RWMutex
+	closed    bool // guarded by closeMu
+	closeOnce sync.Once
+	wg        sync.WaitGroup // secondary goroutines
 
 	st    counters
 	mu    sync.Mutex // protects route
@@ -294,7 +297,9 @@ func (p *Proxy) Drain(ctx context.Context) error {
 func (p *Proxy) Close(ctx context.Context) error {
 	var err error
 	p.closeOnce.Do(func() {
-		p.closed.Store(true)
+		p.closeMu.Lock()
+		p.closed = true
+		p.closeMu.Unlock()
 		done := make(chan struct{})
 		go func() { p.wg.Wait(); close(done) }()
 		select {
@@ -460,15 +465,31 @@ func stripHopHeaders(h http.Header) {
 }
 
 // acquire takes a slot for a secondary request, or reports that it must be
-// shed.
+// shed: the bound is reached, or the proxy is closing.
 func (p *Proxy) acquire(rc *runtimeConfig) bool {
-	if p.closed.Load() {
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
 		return false
 	}
 	if p.st.inFlight.Add(1) > rc.maxInFlight {
 		p.st.inFlight.Add(-1)
 		return false
 	}
+	p.wg.Add(1)
+	return true
+}
+
+// acquireUnbounded takes a slot beyond the bound, for work that is never
+// shed (a second write's comparison); false once the proxy is closing, when
+// the caller does the work itself.
+func (p *Proxy) acquireUnbounded() bool {
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
+		return false
+	}
+	p.st.inFlight.Add(1)
 	p.wg.Add(1)
 	return true
 }
@@ -715,8 +736,10 @@ func (p *Proxy) serveWrite(w http.ResponseWriter, r *http.Request, ex *exchange)
 	}
 	_ = http.NewResponseController(w).Flush()
 	ex.secondary = ex.fetch(ex.secondaryTarget(), false)
-	p.wg.Add(1)
-	p.st.inFlight.Add(1)
+	if !p.acquireUnbounded() {
+		ex.finish() // closing: no goroutine may start, and the write is never lost
+		return
+	}
 	go func() {
 		defer p.release()
 		ex.finish()

@@ -273,6 +273,48 @@ func TestShadowWritesOrderAndDivergence(t *testing.T) {
 	}
 }
 
+// TestShadowWriteAfterClose: a write that arrives while the proxy closes
+// still reaches both stores and is counted, and starts no goroutine that
+// Close would not wait for.
+func TestShadowWriteAfterClose(t *testing.T) {
+	old := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	var newWrites atomic.Int64
+	new := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		newWrites.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	})
+	p, err := New(Config{Migration: "orders", Old: mustURL(t, old.URL), New: mustURL(t, new.URL),
+		Rollout: static(cutover.ModeShadow),
+		Routes:  []Route{{Name: "createOrder", Pattern: "POST /orders", ShadowWrites: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(srv.URL+"/orders", "application/json", strings.NewReader(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("client got %d, want old's 201", resp.StatusCode)
+	}
+	srv.Close() // waits for the handler, which does the second write after the response
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	p.transport.(*http.Transport).CloseIdleConnections()
+	if n := newWrites.Load(); n != 1 {
+		t.Fatalf("new got %d writes, want 1: a write is never shed", n)
+	}
+	if s := p.Stats(); s.Outcomes[cutover.OutcomeMatch] != 1 || s.InFlight != 0 {
+		t.Fatalf("after the write: %d matches, %d in flight; want 1 and 0", s.Outcomes[cutover.OutcomeMatch], s.InFlight)
+	}
+}
+
 func TestShadowWriteSkippedWhenAuthoritativeFails(t *testing.T) {
 	old := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusConflict) })
 	new := newUpstream(t, text("ok"))
@@ -410,7 +452,9 @@ func TestReverseShadowFallsBackWhenOldWasShed(t *testing.T) {
 	old := newUpstream(t, text("old"))
 	new := newUpstream(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
 	h := startProxy(t, old, new, Config{Rollout: static(cutover.ModeReverseShadow)})
-	h.p.closed.Store(true) // every secondary is shed from now on
+	h.p.closeMu.Lock()
+	h.p.closed = true // every secondary is shed from now on
+	h.p.closeMu.Unlock()
 	code, body := h.do(t, "GET", "/v", nil)
 	if code != 200 || body != "old" {
 		t.Fatalf("got %d %q, want old's response", code, body)
