@@ -65,6 +65,71 @@ type capture struct {
 	status bool // response headers arrived (resp.Status is the answer)
 	err    error
 	dur    time.Duration
+	// pooled is the buffer of resp.Body when it came from bodyBuffers,
+	// to be given back once the exchange is finished.
+	pooled *[]byte
+}
+
+// bodyBuffers holds the buffers that response bodies are kept in until
+// they are compared: a compared request's bodies are most of what it
+// allocates beyond the requests themselves, and every byte allocated brings
+// the next garbage collection, which the clients' tail latency feels,
+// closer. Buffers that grew past maxPooledBody are left to the collector.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+const maxPooledBody = 64 << 10
+
+// bodyBuffer returns an empty buffer for a body of size bytes (-1:
+// unknown) from bodyBuffers, remembering it for release.
+func (c *capture) bodyBuffer(size int64) []byte {
+	if size > maxPooledBody {
+		return make([]byte, 0, size)
+	}
+	c.pooled = bodyBuffers.Get().(*[]byte)
+	return (*c.pooled)[:0]
+}
+
+// release gives the body's buffer back to bodyBuffers; the capture must
+// not be used afterwards.
+func (c *capture) release() {
+	if c.pooled != nil {
+		if b := c.resp.Body; cap(b) <= maxPooledBody && cap(b) >= cap(*c.pooled) {
+			*c.pooled = b[:0] // it may have grown
+		}
+		bodyBuffers.Put(c.pooled)
+	}
+	c.pooled, c.resp.Body = nil, nil
+}
+
+// readBody reads r into the capture's body, up to limit bytes; past the
+// limit it keeps nothing and marks the body truncated.
+func (c *capture) readBody(r io.Reader, size, limit int64) error {
+	if size > limit {
+		c.resp.Truncated = true
+		return nil
+	}
+	b := c.bodyBuffer(size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		// One byte past the limit tells a body over it; no more is read.
+		n, err := r.Read(b[len(b):min(int64(cap(b)), limit+1)])
+		b = b[:len(b)+n]
+		if int64(len(b)) > limit {
+			c.resp.Truncated = true
+			c.resp.Body = b[:0] // kept only to be released
+			return nil
+		}
+		if err == io.EOF {
+			c.resp.Body = b
+			return nil
+		}
+		if err != nil {
+			c.resp.Body = b
+			return err
+		}
+	}
 }
 
 // side converts a capture to the observation's Side.
@@ -127,17 +192,19 @@ func (ex *exchange) fetch(target *url.URL, count bool) capture {
 	// Detached from the client's cancellation, its values kept (tracing).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ex.clientCtx), ex.rc.shadowTimeout)
 	defer cancel()
-	u := *target
-	u.Path, u.RawPath = joinURLPath(target, ex.url)
-	u.RawQuery = joinQuery(target.RawQuery, ex.url.RawQuery)
 	var body io.Reader = http.NoBody
 	if ex.body != nil {
 		body = bytes.NewReader(ex.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, ex.method, u.String(), body)
+	// The URL is built, not printed and parsed again.
+	req, err := http.NewRequestWithContext(ctx, ex.method, "", body)
 	if err != nil {
 		return capture{err: err, dur: time.Since(start)}
 	}
+	*req.URL = *target
+	req.URL.Path, req.URL.RawPath = joinURLPath(target, ex.url)
+	req.URL.RawQuery = joinQuery(target.RawQuery, ex.url.RawQuery)
+	req.Host = req.URL.Host
 	req.Header = ex.header
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header = req.Header.Clone()
@@ -150,17 +217,7 @@ func (ex *exchange) fetch(target *url.URL, count bool) capture {
 	defer resp.Body.Close()
 	c := capture{status: true}
 	c.resp.Status, c.resp.Header = resp.StatusCode, resp.Header
-	limit := ex.rc.maxRspBody
-	buf := bytes.NewBuffer(make([]byte, 0, min(max(resp.ContentLength, 512), limit)+1))
-	_, err = buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
-	if int64(buf.Len()) > limit {
-		c.resp.Truncated = true
-	} else {
-		c.resp.Body = buf.Bytes()
-	}
-	if err != nil {
-		c.err = err
-	}
+	c.err = c.readBody(resp.Body, resp.ContentLength, ex.rc.maxRspBody)
 	c.dur = time.Since(start)
 	return c
 }
@@ -254,6 +311,10 @@ func (ex *exchange) finish() {
 		}
 	}
 	p.record(ex.route, o)
+	// The observation holds no body: the buffers can serve other requests.
+	ex.primary.release()
+	ex.secondary.release()
+	ex.old2.release()
 }
 
 func statusDiff(oldC, newC *capture) diff.Difference {

@@ -383,8 +383,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex := &exchange{p: p, rc: rc, route: route, mode: mode, key: key, start: time.Now(), body: body, clientCtx: r.Context(),
-		method: r.Method, url: r.URL, header: r.Header.Clone(), primaryDone: make(chan struct{})}
-	stripHopHeaders(ex.header)
+		method: r.Method, url: r.URL, header: withoutHopHeaders(r.Header), primaryDone: make(chan struct{})}
 	if safe {
 		ex.sampledOut = rc.sampleRate < 1 && rand.Float64() >= rc.sampleRate
 		p.serveRead(w, r, ex)
@@ -450,6 +449,27 @@ func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 // hopHeaders are the hop-by-hop headers, not forwarded (RFC 9110 §7.6.1).
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// withoutHopHeaders returns h when it has no hop-by-hop header, as most
+// requests, and otherwise a copy without them. Neither the proxy nor
+// ReverseProxy writes a request's header map, so the secondary may share it.
+func withoutHopHeaders(h http.Header) http.Header {
+	if _, ok := h["Connection"]; !ok {
+		clean := true
+		for _, k := range hopHeaders {
+			if _, ok := h[k]; ok {
+				clean = false
+				break
+			}
+		}
+		if clean {
+			return h
+		}
+	}
+	c := h.Clone()
+	stripHopHeaders(c)
+	return c
+}
 
 func stripHopHeaders(h http.Header) {
 	for _, f := range h["Connection"] {
@@ -587,10 +607,13 @@ func (p *Proxy) captureResponse(resp *http.Response) error {
 	ex.primary.resp.Status = resp.StatusCode
 	ex.primary.resp.Header = resp.Header
 	ex.primary.status = true
-	if n := resp.ContentLength; n > 0 && n <= ex.rc.maxRspBody {
-		ex.primary.resp.Body = make([]byte, 0, n)
-	} else if n > ex.rc.maxRspBody {
+	if ex.secondaryDone == nil && ex.kind == cutover.KindRead {
+		return nil // shed or sampled out: nothing will be compared
+	}
+	if n := resp.ContentLength; n > ex.rc.maxRspBody {
 		ex.primary.resp.Truncated = true // known to be over the limit: keep nothing
+	} else {
+		ex.primary.resp.Body = ex.primary.bodyBuffer(n)
 	}
 	resp.Body = &teeBody{ReadCloser: resp.Body, c: &ex.primary, limit: ex.rc.maxRspBody}
 	return nil
