@@ -1,13 +1,20 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"testing"
@@ -21,99 +28,214 @@ var (
 	benchOldDelay = flag.Duration("proxy.olddelay", time.Millisecond, "BenchmarkProxy: old upstream's service time (new's is 10×)")
 	benchClients  = flag.Int("proxy.clients", 8, "BenchmarkProxy: concurrent clients")
 	benchRate     = flag.Float64("proxy.rate", 400, "BenchmarkProxyLatency: requests per second, sent at a fixed rate")
+	benchRounds   = flag.Int("proxy.rounds", 10, "BenchmarkProxy*: rounds; each runs every configuration once, in a random order")
 )
 
 const benchBody = `{"id":42,"status":"paid","items":[{"sku":"a-1","qty":2,"price":1250},{"sku":"b-7","qty":1,"price":990}],"total":3490}`
 
-// BenchmarkProxy measures, on loopback, a plain httputil.ReverseProxy and
-// the shadow proxy in old mode and in shadow mode with a new upstream ten
-// times slower than old. It reports requests per second and the client's
-// p99 latency.
+// BenchmarkProxy measures, on loopback, a plain httputil.ReverseProxy (the
+// baseline) and the shadow proxy in old mode and in shadow mode with a new
+// upstream ten times slower than old, under a closed loop of
+// -proxy.clients clients. b.N requests go to each configuration, in
+// -proxy.rounds rounds that run the three one after the other in a random
+// order, so that a change in the machine's background load reaches all
+// three alike. It reports, per configuration, requests per second, the
+// client's p50 and p99, CPU and allocations per request, and the ratios the
+// targets are stated in: old/baseline throughput and shadow/old p99.
 //
-//	go test -run '^$' -bench BenchmarkProxy -benchtime 20000x -count 5 ./proxy
+//	go test -run '^$' -bench 'BenchmarkProxy$' -benchtime 5000x -count 5 ./proxy
 func BenchmarkProxy(b *testing.B) { benchProxy(b, false) }
 
 // BenchmarkProxyLatency is BenchmarkProxy with an open-loop load: requests
 // start at a fixed rate (-proxy.rate) whatever the latency, so the three
-// configurations see the same arrivals and their p99 can be compared even
-// on a machine whose CPU a closed loop would saturate.
+// configurations see the same arrivals, as a proxy with CPU to spare does in
+// production.
 //
-//	go test -run '^$' -bench BenchmarkProxyLatency -benchtime 2000x -count 5 ./proxy
+//	go test -run '^$' -bench BenchmarkProxyLatency -benchtime 4000x -count 5 ./proxy
 func BenchmarkProxyLatency(b *testing.B) { benchProxy(b, true) }
 
+// benchTarget is one configuration under measurement and what it measured.
+type benchTarget struct {
+	name  string
+	h     http.Handler
+	proxy *Proxy // nil for the baseline
+
+	srv     *httptest.Server
+	client  *http.Client
+	lats    []time.Duration
+	elapsed time.Duration
+	cpu     time.Duration
+	mallocs uint64
+	bytes   uint64
+	n       int
+}
+
 func benchProxy(b *testing.B, fixedRate bool) {
-	upstream := func(delay time.Duration) *httptest.Server {
-		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if delay > 0 {
-				time.Sleep(delay) // the upstream's service time
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, benchBody)
-		}))
+	if os.Getenv("GOGC") == "" {
+		// As `cutover proxy` runs; GOGC=100 in the environment measures
+		// Go's default instead.
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	}
-	old, slowNew := upstream(*benchOldDelay), upstream(10**benchOldDelay)
-	defer old.Close()
-	defer slowNew.Close()
-	oldURL, _ := url.Parse(old.URL)
-	newURL, _ := url.Parse(slowNew.URL)
+	oldURL, newURL := startBenchUpstreams(b)
 	transport := func() *http.Transport {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
 		return t
 	}
 
-	b.Run("baseline-reverseproxy", func(b *testing.B) {
-		rp := httputil.NewSingleHostReverseProxy(oldURL)
-		tr := transport()
-		rp.Transport = tr
-		defer tr.CloseIdleConnections()
-		runProxyBench(b, rp, fixedRate)
-	})
+	baseline := httputil.NewSingleHostReverseProxy(oldURL)
+	baseTransport := transport()
+	defer baseTransport.CloseIdleConnections()
+	baseline.Transport = baseTransport
+	targets := []*benchTarget{{name: "baseline", h: baseline}}
 	for _, tc := range []struct {
 		name string
 		mode cutover.Mode
-	}{{"old", cutover.ModeOld}, {"shadow-slow-new", cutover.ModeShadow}} {
-		b.Run(tc.name, func(b *testing.B) {
-			tr := transport()
-			defer tr.CloseIdleConnections()
-			p, err := New(Config{Migration: "bench", Old: oldURL, New: newURL, Transport: tr,
-				Rollout: cutover.Rollout{Mode: tc.mode}, MaxInFlight: 1024,
-				Routes: []Route{{Name: "getOrder", Pattern: "GET /orders/{id}"}},
-				Key:    KeyFrom{kind: "header", name: "X-User-Id"}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			runProxyBench(b, p, fixedRate)
+	}{{"old", cutover.ModeOld}, {"shadow", cutover.ModeShadow}} {
+		tr := transport()
+		defer tr.CloseIdleConnections()
+		p, err := New(Config{Migration: "bench", Old: oldURL, New: newURL, Transport: tr,
+			Rollout: cutover.Rollout{Mode: tc.mode}, MaxInFlight: 1024,
+			Routes: []Route{{Name: "getOrder", Pattern: "GET /orders/{id}"}},
+			Key:    KeyFrom{kind: "header", name: "X-User-Id"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if err := p.Close(ctx); err != nil {
-				b.Fatal(err)
+				b.Error(err)
 			}
-			s := p.Stats()
-			if tc.mode == cutover.ModeShadow {
-				b.ReportMetric(float64(s.Shed)/float64(b.N)*100, "%shed")
-				if s.Outcomes[cutover.OutcomeMatch] == 0 {
-					b.Fatalf("no comparison matched: %+v", s.Outcomes)
-				}
-			}
-		})
+		}()
+		targets = append(targets, &benchTarget{name: tc.name, h: p, proxy: p})
+	}
+	for _, t := range targets {
+		t.srv = httptest.NewServer(t.h)
+		defer t.srv.Close()
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = max(*benchClients, 256)
+		defer tr.CloseIdleConnections()
+		t.client = &http.Client{Transport: tr}
+		t.lats = make([]time.Duration, 0, b.N)
+		t.runBlock(b, *benchClients, false, false) // warm the connections
+	}
+
+	rounds := max(1, min(*benchRounds, b.N))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for round := range rounds {
+		n := b.N/rounds + boolInt(round < b.N%rounds)
+		for _, i := range rand.Perm(len(targets)) {
+			targets[i].runBlock(b, n, fixedRate, true)
+		}
+	}
+	b.StopTimer()
+
+	for _, t := range targets {
+		slices.Sort(t.lats)
+		b.ReportMetric(float64(t.n)/t.elapsed.Seconds(), t.name+"-req/s")
+		b.ReportMetric(t.p99().Seconds()*1000, t.name+"-p99-ms")
+		b.ReportMetric(float64(t.lats[len(t.lats)/2].Microseconds())/1000, t.name+"-p50-ms")
+		// CPU per request (proxy, upstreams and clients: one process) is
+		// what bounds throughput when the cores are busy, and depends
+		// little on what else the machine runs.
+		b.ReportMetric(float64(t.cpu.Microseconds())/float64(t.n), t.name+"-cpu-µs/op")
+		b.ReportMetric(float64(t.mallocs)/float64(t.n), t.name+"-allocs/op")
+		b.ReportMetric(float64(t.bytes)/float64(t.n), t.name+"-B/op")
+	}
+	base, oldT, shadow := targets[0], targets[1], targets[2]
+	b.ReportMetric((float64(oldT.n)/oldT.elapsed.Seconds())/(float64(base.n)/base.elapsed.Seconds()), "old/baseline-req/s")
+	b.ReportMetric(shadow.p99().Seconds()/oldT.p99().Seconds(), "shadow/old-p99")
+	s := shadow.proxy.Stats()
+	b.ReportMetric(float64(s.Shed)/float64(shadow.n)*100, "shadow-%shed")
+	if s.Outcomes[cutover.OutcomeMatch] == 0 {
+		b.Fatalf("no comparison matched: %+v", s.Outcomes)
 	}
 }
 
-// runProxyBench serves h on loopback and sends b.N GETs to it from
-// -proxy.clients concurrent clients, reporting req/s and p99.
-func runProxyBench(b *testing.B, h http.Handler, fixedRate bool) {
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(*benchClients, 256)
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
+// benchUpstreamsEnv, set in a re-run of the test binary, makes it serve
+// the benchmark's upstreams instead of running tests: old answering after
+// the duration it holds, new ten times slower.
+const benchUpstreamsEnv = "CUTOVER_PROXY_BENCH_UPSTREAMS"
+
+// startBenchUpstreams runs the upstreams in a process of their own, as they
+// are in production: their CPU and garbage stay out of the measured
+// process. It returns their URLs; the process ends with the benchmark.
+func startBenchUpstreams(b *testing.B) (old, new *url.URL) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), benchUpstreamsEnv+"="+benchOldDelay.String())
+	stdin, err := cmd.StdinPipe() // closed by the benchmark's end: the upstreams exit
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting the upstreams' process: %v", err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	var urls []*url.URL
+	for len(urls) < 2 && lines.Scan() {
+		u, err := url.Parse(lines.Text())
+		if err != nil {
+			b.Fatal(err)
+		}
+		urls = append(urls, u)
+	}
+	if len(urls) < 2 {
+		b.Fatalf("the upstreams' process printed no addresses: %v", lines.Err())
+	}
+	return urls[0], urls[1]
+}
+
+// serveBenchUpstreams is the upstreams' process: it serves old and new on
+// loopback, prints their URLs, and exits when its standard input closes.
+func serveBenchUpstreams(oldDelay string) {
+	delay, err := time.ParseDuration(oldDelay)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	for _, d := range []time.Duration{delay, 10 * delay} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(d) // the upstream's service time
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, benchBody)
+		}))
+		defer srv.Close()
+		fmt.Println(srv.URL)
+	}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+func (t *benchTarget) p99() time.Duration { return t.lats[len(t.lats)*99/100] }
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// runBlock sends n GETs to the target, from -proxy.clients concurrent
+// clients or at -proxy.rate per second, and, when record is set, adds their
+// latencies, time, CPU and allocations to the target's. It returns when the
+// proxy has no secondary request left in flight, so that none runs into
+// another configuration's block.
+func (t *benchTarget) runBlock(b *testing.B, n int, fixedRate, record bool) {
 	get := func() time.Duration {
-		req, _ := http.NewRequest("GET", srv.URL+"/orders/42", nil)
+		req, _ := http.NewRequest("GET", t.srv.URL+"/orders/42", nil)
 		req.Header.Set("X-User-Id", "u-17")
 		start := time.Now()
-		resp, err := client.Do(req)
+		resp, err := t.client.Do(req)
 		if err != nil {
 			b.Error(err)
 			return 0
@@ -121,25 +243,22 @@ func runProxyBench(b *testing.B, h http.Handler, fixedRate bool) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			b.Errorf("status %d", resp.StatusCode)
+			b.Errorf("%s: status %d", t.name, resp.StatusCode)
 		}
 		return time.Since(start)
 	}
-	for i := 0; i < *benchClients; i++ {
-		get() // warm the connections
-	}
-	b.ReportAllocs()
 	var (
 		mu   sync.Mutex
-		lats = make([]time.Duration, 0, b.N)
-		next = make(chan struct{}, b.N)
+		lats = make([]time.Duration, 0, n)
 		wg   sync.WaitGroup
+		ms   runtime.MemStats
 	)
-	b.ResetTimer()
+	runtime.ReadMemStats(&ms)
+	mallocs, bytes := ms.Mallocs, ms.TotalAlloc
 	start, cpu := time.Now(), processCPU()
 	if fixedRate {
 		interval := time.Duration(float64(time.Second) / *benchRate)
-		for i := 0; i < b.N; i++ {
+		for i := range n {
 			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
 				time.Sleep(d)
 			}
@@ -152,33 +271,44 @@ func runProxyBench(b *testing.B, h http.Handler, fixedRate bool) {
 				mu.Unlock()
 			}()
 		}
-	}
-	for i := 0; i < b.N && !fixedRate; i++ {
-		next <- struct{}{}
-	}
-	close(next)
-	for c := 0; c < *benchClients && !fixedRate; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]time.Duration, 0, b.N / *benchClients + 1)
-			for range next {
-				local = append(local, get())
-			}
-			mu.Lock()
-			lats = append(lats, local...)
-			mu.Unlock()
-		}()
+	} else {
+		next := make(chan struct{}, n)
+		for range n {
+			next <- struct{}{}
+		}
+		close(next)
+		for range *benchClients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				local := make([]time.Duration, 0, n / *benchClients + 1)
+				for range next {
+					local = append(local, get())
+				}
+				mu.Lock()
+				lats = append(lats, local...)
+				mu.Unlock()
+			}()
+		}
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), processCPU()-cpu
-	b.StopTimer()
-	// CPU per request (proxy, upstreams and clients: one process) is what
-	// bounds throughput when the cores are busy, and depends little on
-	// what else the machine runs.
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
-	slices.Sort(lats)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
-	b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds())/1000, "p99-ms")
-	b.ReportMetric(float64(lats[len(lats)/2].Microseconds())/1000, "p50-ms")
+	elapsed := time.Since(start)
+	if t.proxy != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := t.proxy.Drain(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The secondaries' CPU belongs to the block too.
+	cpu = processCPU() - cpu
+	runtime.ReadMemStats(&ms)
+	if record {
+		t.lats = append(t.lats, lats...)
+		t.elapsed += elapsed
+		t.cpu += cpu
+		t.mallocs += ms.Mallocs - mallocs
+		t.bytes += ms.TotalAlloc - bytes
+		t.n += n
+	}
 }

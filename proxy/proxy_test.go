@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +19,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if d := os.Getenv(benchUpstreamsEnv); d != "" {
+		serveBenchUpstreams(d) // a benchmark's upstreams, in their own process
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // waitLimit only guards against a hung test; no test depends on its length.
 const waitLimit = 20 * time.Second

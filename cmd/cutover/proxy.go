@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -44,7 +45,7 @@ type proxyFlags struct {
 	key, defaultKey                            string
 	server, token, cacheFile                   string
 	maxRequestBody, maxResponseBody            int64
-	maxInFlight                                int
+	maxInFlight, gcPercent                     int
 	sampleRate                                 float64
 	shadowTimeout, newTimeout, shutdownTimeout time.Duration
 	logLevel                                   string
@@ -93,6 +94,7 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&f.newTimeout, "new-timeout", 0, "reverse-shadow: time new has to send headers before old's response is used (default: --shadow-timeout)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long shutdown waits for requests in flight")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug (logs matches too), info, warn or error")
+	fs.IntVar(&f.gcPercent, "gc-percent", 0, "garbage collector target, as GOGC; -1 turns it off (default 400, or GOGC's value when set)")
 	fs.Var(&f.ignoreHeaders, "ignore-header", "response header not compared (repeatable), besides the defaults")
 	fs.Var(&f.ignorePaths, "ignore-path", "JSON body path not compared, as .items[*].etag (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +108,14 @@ func runProxy(ctx context.Context, e *env, args []string) error {
 		return usageError("--log-level %q: use debug, info, warn or error", f.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	switch gc := f.gcPercent; {
+	case f.set("gc-percent") && (gc == 0 || gc < -1):
+		return usageError("--gc-percent %d: give a positive percentage such as 400, or -1 to turn the collector off", gc)
+	case f.set("gc-percent"):
+		defer debug.SetGCPercent(debug.SetGCPercent(gc))
+	case e.getenv("GOGC") == "":
+		defer debug.SetGCPercent(debug.SetGCPercent(proxy.GCPercent))
+	}
 	f.server = envOr(e, f.server, "CUTOVER_SERVER")
 	f.token = envOr(e, f.token, "CUTOVER_TOKEN")
 

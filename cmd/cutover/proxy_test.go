@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/cutover/cutover"
 	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/internal/testenv"
+	"github.com/cutover/cutover/proxy"
 	"go.uber.org/goleak"
 )
 
@@ -301,5 +303,45 @@ func TestProxyCommandWithServer(t *testing.T) {
 	if st.Compared != compared || st.Counts[cutover.OutcomeMismatch] != compared {
 		t.Errorf("the server's stats: %d compared, counts %v; the proxy compared %d (all mismatches)\nstderr: %s",
 			st.Compared, st.Counts, compared, p.stderr)
+	}
+}
+
+// TestProxyCommandGCPercent: `cutover proxy` runs the collector at
+// proxy.GCPercent unless GOGC or --gc-percent says otherwise, and gives the
+// process its setting back when it returns.
+func TestProxyCommandGCPercent(t *testing.T) {
+	verifyNoLeaks(t)
+	gcPercent := func() int {
+		v := debug.SetGCPercent(100)
+		debug.SetGCPercent(v)
+		return v
+	}
+	before := gcPercent()
+	old, new := startUpstream(t, "old"), startUpstream(t, "new")
+	args := []string{"--listen", "127.0.0.1:0", "--migration", "orders", "--old", old.URL, "--new", new.URL, "--mode", "shadow"}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		args []string
+		want int
+	}{
+		{"default", nil, nil, proxy.GCPercent},
+		{"GOGC set", map[string]string{"GOGC": "150"}, nil, before},
+		{"flag", map[string]string{"GOGC": "150"}, []string{"--gc-percent", "250"}, 250},
+	} {
+		p := startProxyCommand(t, tc.vars, append(args, tc.args...)...)
+		if got := gcPercent(); got != tc.want {
+			t.Errorf("%s: GC percent %d while serving, want %d", tc.name, got, tc.want)
+		}
+		if code := p.stop(t); code != exitOK {
+			t.Fatalf("%s: exit code %d\nstderr: %s", tc.name, code, p.stderr)
+		}
+		if got := gcPercent(); got != before {
+			t.Errorf("%s: GC percent %d after the command returned, want %d back", tc.name, got, before)
+		}
+	}
+	code, _, stderr := runCLI(t, nil, append([]string{"proxy", "--gc-percent", "0"}, args...)...)
+	if code != exitError || !strings.Contains(stderr, "--gc-percent 0") {
+		t.Errorf("--gc-percent 0: exit %d, stderr %s", code, stderr)
 	}
 }
