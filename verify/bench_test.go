@@ -20,7 +20,9 @@ import (
 // changed. Each sub-benchmark reports rows/s (rows of one side per second)
 // and x_count, its time over the time of a plain count(*) on both tables.
 // CUTOVER_VERIFY_THRESHOLD sets Options.Threshold; CUTOVER_VERIFY_ENGINES
-// ("postgres" or "sqlite") runs one engine only.
+// ("postgres" or "sqlite") runs one engine only; CUTOVER_VERIFY_CANONICAL=1
+// hashes canonical text, as between SQLite and PostgreSQL, instead of the
+// raw rows two sides of one engine use.
 //
 //	CUTOVER_VERIFY_ROWS=1000000 CUTOVER_TEST_POSTGRES=postgres://… \
 //	  go test -run '^$' -bench BenchmarkVerify -benchtime 1x -timeout 2h ./verify
@@ -30,6 +32,10 @@ func BenchmarkVerify(b *testing.B) {
 		b.Skip("set CUTOVER_VERIFY_ROWS (such as 1000000) to run the big verify benchmark")
 	}
 	engines := os.Getenv("CUTOVER_VERIFY_ENGINES") // "postgres", "sqlite" or both (empty)
+	if os.Getenv("CUTOVER_VERIFY_CANONICAL") == "1" {
+		forceCanonical = true
+		defer func() { forceCanonical = false }()
+	}
 	b.Run("postgres", func(b *testing.B) {
 		if engines != "" && !strings.Contains(engines, "postgres") {
 			b.Skip("CUTOVER_VERIFY_ENGINES leaves PostgreSQL out")

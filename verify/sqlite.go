@@ -1,13 +1,16 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +23,7 @@ import (
 // afterwards, under names no one else uses:
 //
 //	cutover_checksum(spec, key, values…)  sum of row hashes modulo 2^64
+//	cutover_hashes(spec, key, values…)    every row's key and hash, as a blob
 //	cutover_rowhash(spec, key, values…)   one row's hash
 //
 // spec is "places;micros;hash;kinds", one kind letter per compared column;
@@ -41,6 +45,17 @@ var registerOnce = sync.OnceValue(func() error {
 				return nil, err
 			}
 			return int64(a.sum), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	err = sqlite.RegisterFunction("cutover_hashes", &sqlite.FunctionImpl{
+		NArgs:         -1,
+		Deterministic: true,
+		VolatileArgs:  true, // copied into the blob during Step
+		MakeAggregate: func(sqlite.FunctionContext) (sqlite.AggregateFunction, error) {
+			return &hashesAgg{}, nil
 		},
 	})
 	if err != nil {
@@ -165,6 +180,54 @@ func (a *checksumAgg) WindowValue(*sqlite.FunctionContext) (driver.Value, error)
 
 func (a *checksumAgg) Final(*sqlite.FunctionContext) {}
 
+// maxHashBlob bounds cutover_hashes' blob; a range with more rows is
+// fetched row by row (cutover_rowhash) instead.
+var maxHashBlob = 64 << 20 // a variable for tests
+
+// hashesAgg is cutover_hashes: every row's key ('i' and 8 bytes, or 's',
+// a length and the text) and hash (8 bytes), in one blob. Handing over the
+// row hashes of a range as one value spares database/sql's per-row work,
+// which costs more than the hash itself.
+type hashesAgg struct {
+	row  checksumAgg
+	out  []byte
+	full bool // the blob outgrew maxHashBlob: the result is NULL
+}
+
+func (a *hashesAgg) Step(ctx *sqlite.FunctionContext, args []driver.Value) error {
+	if a.full {
+		return nil
+	}
+	a.row.sum = 0
+	if err := a.row.Step(ctx, args); err != nil {
+		return err
+	}
+	if k, ok := args[1].(int64); ok {
+		a.out = binary.LittleEndian.AppendUint64(append(a.out, 'i'), uint64(k))
+	} else {
+		s, _ := keyText(args[1])
+		a.out = append(binary.AppendUvarint(append(a.out, 's'), uint64(len(s))), s...)
+	}
+	a.out = binary.LittleEndian.AppendUint64(a.out, a.row.sum)
+	if len(a.out) > maxHashBlob {
+		a.full, a.out = true, nil
+	}
+	return nil
+}
+
+func (a *hashesAgg) WindowInverse(*sqlite.FunctionContext, []driver.Value) error {
+	return errors.New("cutover_hashes cannot be used as a window function")
+}
+
+func (a *hashesAgg) WindowValue(*sqlite.FunctionContext) (driver.Value, error) {
+	if a.full {
+		return nil, nil
+	}
+	return a.out, nil
+}
+
+func (a *hashesAgg) Final(*sqlite.FunctionContext) {}
+
 // sqliteBackend reads one SQLite query on a single read-only connection in
 // one read transaction: one snapshot, one query at a time.
 type sqliteBackend struct {
@@ -184,6 +247,7 @@ type sqliteBackend struct {
 	keyCmp   string
 	sumSQL   [2]string // by hashMode
 	hashSel  [2]string // by hashMode
+	hashAgg  [2]string // by hashMode
 	fetchSel string
 }
 
@@ -329,6 +393,7 @@ func (b *sqliteBackend) prepare(kinds []kind, n normalizer) {
 		args := append([]string{quoteLiteral(specString(n, kinds[1:], mode))}, names...)
 		b.sumSQL[mode] = "count(*), coalesce(cutover_checksum(" + strings.Join(args, ", ") + "), 0), min(k), max(k)"
 		b.hashSel[mode] = "k, cutover_rowhash(" + strings.Join(args, ", ") + ")"
+		b.hashAgg[mode] = "count(*), cutover_hashes(" + strings.Join(args, ", ") + ")"
 	}
 	b.fetchSel = strings.Join(sel, ", ")
 }
@@ -423,6 +488,64 @@ func (b *sqliteBackend) scanKey(r *sql.Rows, rest []any) (keyVal, error) {
 }
 
 func (b *sqliteBackend) hashes(ctx context.Context, s segment, mode hashMode) ([]keyHash, error) {
+	w, args := b.where(s)
+	var n int64
+	var blob []byte
+	err := b.rows(ctx, b.cte+"SELECT "+b.hashAgg[mode]+" FROM cutover_s"+w, args, func(r *sql.Rows) error { return r.Scan(&n, &blob) })
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 && blob == nil {
+		return b.hashesByRow(ctx, s, mode) // too many rows for one blob
+	}
+	out := make([]keyHash, 0, n)
+	for len(blob) > 0 {
+		var kh keyHash
+		switch tag := blob[0]; {
+		case tag == 'i' && len(blob) >= 9:
+			i := int64(binary.LittleEndian.Uint64(blob[1:]))
+			if b.intKey {
+				kh.key.i = i
+			} else {
+				kh.key.s = strconv.FormatInt(i, 10)
+			}
+			blob = blob[9:]
+		case tag == 's':
+			l, w := binary.Uvarint(blob[1:])
+			if w <= 0 || uint64(len(blob)-1-w) < l {
+				return nil, errors.New("cutover_hashes: bad blob")
+			}
+			kh.key.s = string(blob[1+w : 1+w+int(l)])
+			if b.intKey {
+				return nil, fmt.Errorf("the key %q is not an integer: every key of an integer key column must be one", kh.key.s)
+			}
+			blob = blob[1+w+int(l):]
+		default:
+			return nil, errors.New("cutover_hashes: bad blob")
+		}
+		if len(blob) < 8 {
+			return nil, errors.New("cutover_hashes: bad blob")
+		}
+		kh.h = binary.LittleEndian.Uint64(blob)
+		blob = blob[8:]
+		out = append(out, kh)
+	}
+	// The rows come in the order SQLite read them, by key when it used the
+	// key's index, which it does not promise.
+	cmpKey := func(x, y keyVal) int {
+		if b.intKey {
+			return cmp.Compare(x.i, y.i)
+		}
+		return strings.Compare(x.s, y.s)
+	}
+	if !slices.IsSortedFunc(out, func(x, y keyHash) int { return cmpKey(x.key, y.key) }) {
+		slices.SortStableFunc(out, func(x, y keyHash) int { return cmpKey(x.key, y.key) })
+	}
+	return out, nil
+}
+
+// hashesByRow is hashes, one result row per row.
+func (b *sqliteBackend) hashesByRow(ctx context.Context, s segment, mode hashMode) ([]keyHash, error) {
 	w, args := b.where(s)
 	var out []keyHash
 	err := b.rows(ctx, b.cte+"SELECT "+b.hashSel[mode]+" FROM cutover_s"+w+" ORDER BY "+b.keyCmp, args, func(r *sql.Rows) error {

@@ -458,3 +458,43 @@ func TestStorageOnlyDifferences(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteRowHashesOutOfOrder: SQLite hands a range's row hashes over in
+// the order it read the rows, here not the keys' (no index on the key,
+// rows inserted shuffled), and in one blob or, past maxHashBlob, row by row.
+func TestSQLiteRowHashesOutOfOrder(t *testing.T) {
+	f := newFactory(t)
+	for _, pair := range [][2]string{{"sqlite", "sqlite"}, {"sqlite", "postgres"}} {
+		for _, blob := range []int{64 << 20, 100} {
+			t.Run(fmt.Sprintf("%s-%s/blob=%d", pair[0], pair[1], blob), func(t *testing.T) {
+				defer func(old int) { maxHashBlob = old }(maxHashBlob)
+				maxHashBlob = blob
+				old, new := f.make(t, pair[0]), f.make(t, pair[1])
+				for i, d := range []*testDB{old, new} {
+					d.exec(t, "CREATE TABLE u (id BIGINT, name TEXT)")
+					for j := range 1000 {
+						k := (j * 7919) % 1000 // every key once, shuffled
+						if i == 1 && k == 500 {
+							continue // missing in new
+						}
+						name := fmt.Sprint("n", k)
+						if i == 1 && k == 321 {
+							name = "changed"
+						}
+						d.exec(t, "INSERT INTO u VALUES ("+d.param(1)+", "+d.param(2)+")", k, name)
+					}
+				}
+				for _, opts := range []Options{{}, {ChunkRows: 200, Threshold: 50, Factor: 2}} {
+					r, err := Compare(context.Background(), Source{URL: old.url, Query: "SELECT id, name FROM u"}, Source{URL: new.url, Query: "SELECT id, name FROM u"}, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if r.Missing != 1 || r.Differing != 1 || r.Extra != 0 || len(r.Differences) != 2 ||
+						r.Differences[0].Key != "321" || r.Differences[1].Key != "500" {
+						t.Errorf("options %+v: %+v", opts, r)
+					}
+				}
+			})
+		}
+	}
+}
