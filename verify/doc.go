@@ -17,12 +17,25 @@
 // SQLite; md5 where a server's hash differs from the port) — so only two numbers
 // cross the network. Ranges whose counts and checksums agree are settled;
 // the others are split into [Options].Factor parts, again and again, until a
-// range holds at most [Options].Threshold rows; then each row's key and hash
-// are fetched, which shows the missing and extra keys, and the values of the
-// keys whose hashes differ are fetched and compared column by column. Identical data costs one scan of each side; the extra cost
-// grows with the number of differences, not with the size of the tables.
-// This is the approach of data-diff/reladiff's hashdiff and of
-// pt-table-checksum's chunks, written for cutover.
+// range holds at most [Options].Threshold rows (by default, a differing
+// first range is not split); then each row's key and hash are fetched,
+// which shows the missing and extra keys, and the values of the keys whose
+// hashes differ are fetched and compared column by column. Identical data
+// costs one scan of each side; the extra cost grows with the number of
+// differences, not with the size of the tables. This is the approach of
+// data-diff/reladiff's hashdiff and of pt-table-checksum's chunks, written
+// for cutover.
+//
+// Between two sides of one engine (two SQLite databases, or two PostgreSQL
+// queries whose columns have the same types), rows are hashed raw, as the
+// engine holds them — each value's own text on PostgreSQL (floats exact),
+// its storage class and bytes on SQLite — which skips the canonical forms'
+// rounding and parsing. Rows that are raw-equal are equal; rows whose raw
+// hashes differ may differ in storage only (1.5 and 1.50, floats apart by
+// less than the precision), so their canonical values are fetched and
+// compared before anything is reported, and a range where most rows differ
+// so is hashed again canonically. Between SQLite and PostgreSQL, rows are
+// hashed canonically.
 //
 // # Canonical values
 //
