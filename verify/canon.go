@@ -437,6 +437,7 @@ func roundDecimal(s string, places int) string {
 // allocate for numbers of up to 64 digits (every float, and the usual
 // decimal), which keeps the checksum's per-row work off the heap.
 func appendRoundDecimal[S string | []byte](dst []byte, s S, places int) []byte {
+	whole := s
 	neg := false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
@@ -447,7 +448,7 @@ func appendRoundDecimal[S string | []byte](dst []byte, s S, places int) []byte {
 		if s[i] == 'e' || s[i] == 'E' {
 			e, ok := atoi(s[i+1:])
 			if !ok {
-				return append(dst, s...)
+				return append(dst, whole...)
 			}
 			exp = e
 			s = s[:i]
@@ -535,14 +536,26 @@ func appendRoundDecimal[S string | []byte](dst []byte, s S, places int) []byte {
 	return dst
 }
 
-// atoi is strconv.Atoi for an exponent, without converting s to a string.
+// maxExponent bounds the exponent of a decimal's text, as PostgreSQL's
+// numeric input does (NUMERIC_MAX_PRECISION): a larger one is no number
+// PostgreSQL holds, and would expand to as many digits.
+const maxExponent = 1000
+
+// atoi is strconv.Atoi for an exponent of at most maxExponent, without
+// converting s to a string.
 func atoi[S string | []byte](s S) (int, bool) {
 	neg := false
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
 		s = s[1:]
 	}
-	if len(s) == 0 || len(s) > 9 {
+	if len(s) == 0 {
+		return 0, false
+	}
+	for len(s) > 1 && s[0] == '0' {
+		s = s[1:] // "e0000000001" is e1
+	}
+	if len(s) > 4 {
 		return 0, false
 	}
 	v := 0
@@ -551,6 +564,9 @@ func atoi[S string | []byte](s S) (int, bool) {
 			return 0, false
 		}
 		v = v*10 + int(s[i]-'0')
+	}
+	if v > maxExponent {
+		return 0, false
 	}
 	if neg {
 		v = -v

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +29,15 @@ func TestRoundDecimal(t *testing.T) {
 		{"123", 1, "123.0"},
 		{"0.000", 3, "0.000"},
 		{"+7.25", 1, "7.3"},
+		// Exponent fields as strconv.Atoi and PostgreSQL's numeric read
+		// them, leading zeros included; beyond PostgreSQL's ±1000 the text
+		// is kept as it is, sign and all, not expanded.
+		{"1e0000000001", 9, "10.000000000"},
+		{"1.5e-0000000003", 9, "0.001500000"},
+		{"-1E+0002", 0, "-100"},
+		{"1e1000", 0, "1" + strings.Repeat("0", 1000)},
+		{"1e1001", 2, "1e1001"},
+		{"-1e999999999", 2, "-1e999999999"},
 	} {
 		if got := roundDecimal(c.in, c.places); got != c.want {
 			t.Errorf("roundDecimal(%q, %d) = %q, want %q", c.in, c.places, got, c.want)
