@@ -78,6 +78,10 @@ func openPostgres(ctx context.Context, url, query string, concurrency int) (*pgB
 	// 12, 17 digits before): raw row hashes rely on a value's text naming
 	// one value.
 	cfg.RuntimeParams["extra_float_digits"] = "3"
+	// The text of intervals and byte strings depends on these; pinned, two
+	// servers with other defaults write equal values alike.
+	cfg.RuntimeParams["intervalstyle"] = "postgres"
+	cfg.RuntimeParams["bytea_output"] = "hex"
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "cutover verify"
@@ -151,7 +155,7 @@ func (b *pgBackend) describe(ctx context.Context) ([]column, error) {
 			return err
 		}
 		for _, f := range fields {
-			b.cols = append(b.cols, column{name: f.Name, kind: pgKind(f.DataTypeOID), pg: true, oid: f.DataTypeOID})
+			b.cols = append(b.cols, column{name: f.Name, kind: pgKind(f.DataTypeOID), pg: true, oid: f.DataTypeOID, typmod: f.TypeModifier})
 		}
 		return nil
 	})

@@ -353,7 +353,10 @@ type column struct {
 	kind kind // what the type suggests
 	pg   bool // the side is PostgreSQL
 	oid  uint32
-	decl string
+	// typmod is PostgreSQL's type modifier (a numeric's precision and
+	// scale, a varchar's length); -1 for none.
+	typmod int32
+	decl   string
 }
 
 // backend is one opened side.
@@ -399,7 +402,8 @@ const (
 )
 
 // rawComparable reports whether old and new can be compared by raw row
-// hashes: both SQLite, or both PostgreSQL with the same column types.
+// hashes: both SQLite, or both PostgreSQL with the same column types and
+// type modifiers.
 func rawComparable(old, new backend) bool {
 	switch a := old.(type) {
 	case *sqliteBackend:
@@ -411,7 +415,9 @@ func rawComparable(old, new backend) bool {
 			return false
 		}
 		for i := range a.cols {
-			if a.cols[i].oid != b.cols[i].oid {
+			// The modifier too: numeric(10,2) and numeric(14,4) write
+			// equal values differently, every row.
+			if a.cols[i].oid != b.cols[i].oid || a.cols[i].typmod != b.cols[i].typmod {
 				return false
 			}
 		}
@@ -433,11 +439,13 @@ type engine struct {
 	old, new backend
 	opts     Options
 	norm     normalizer
-	mode     hashMode // of checksums and first row hashes
-	intKey   bool
-	names    []string
-	queries  atomic.Int64
-	fetched  atomic.Int64
+	// mode is the hashMode of checksums and first row hashes: raw when the
+	// sides allow it, until storage-only differences show to be common.
+	mode    atomic.Int32
+	intKey  bool
+	names   []string
+	queries atomic.Int64
+	fetched atomic.Int64
 
 	mu       sync.Mutex // protects the fields below
 	res      Result
@@ -505,7 +513,7 @@ func (e *engine) describe(ctx context.Context) error {
 	e.old.prepare(kinds, e.norm)
 	e.new.prepare(kinds, e.norm)
 	if rawComparable(e.old, e.new) {
-		e.mode = raw
+		e.mode.Store(int32(raw))
 	}
 	e.sigs = map[string]int64{}
 	e.res.Columns = e.names
@@ -678,7 +686,8 @@ func splitAt(s segment, keys []keyVal) []segment {
 // settle checksums a range on both sides and either accepts it, compares
 // its rows, or returns its parts.
 func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
-	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg, e.mode) })
+	mode := hashMode(e.mode.Load()) // one for both sides, should it change meanwhile
+	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg, mode) })
 	if err != nil {
 		return nil, err
 	}
@@ -767,12 +776,13 @@ func sideErrors(what string, errs [2]error) error {
 // hash from both sides, which finds the missing and extra keys, and then
 // fetches the values of the keys whose hashes differ only.
 func (e *engine) compareRows(ctx context.Context, j job) error {
-	mode := e.mode
+	mode := hashMode(e.mode.Load())
 	hs, err := e.rowHashes(ctx, j, mode)
 	if err != nil {
 		return err
 	}
 	found, suspects := e.mergeHashes(hs)
+	rawSuspects, equal := len(suspects), 0 // equal: suspects whose values proved equal
 	if mode == raw && len(suspects) > fetchBatch && 4*len(suspects) > max(len(hs[0]), len(hs[1])) {
 		// Many rows differ in storage: canonical hashes cost less than
 		// fetching all their values, and leave the rows that really differ.
@@ -780,6 +790,7 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 			return err
 		}
 		found, suspects = e.mergeHashes(hs)
+		equal = rawSuspects - len(suspects)
 	}
 	for len(suspects) > 0 {
 		batch := suspects[:min(len(suspects), fetchBatch)]
@@ -799,14 +810,27 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 			default:
 				if d := e.diffRow(ra[0], rb[0]); d != nil {
 					found = append(found, keptDifference{ra[0].key, RowDifference{Key: e.keyString(ra[0].key), Kind: Differing, Diffs: d}})
+				} else {
+					equal++
 				}
 				ra, rb = ra[1:], rb[1:]
 			}
 		}
 	}
+	if mode == raw && equal >= minStorageOnly && 2*equal > rawSuspects {
+		// Most suspects differed in storage only (a column's scale, float
+		// noise): such rows are in the other ranges too, where raw hashes
+		// would cost this second pass again. Hash canonically from now on.
+		e.mode.Store(int32(canonical))
+	}
 	e.settled(j.weight, int64(len(hs[0])), int64(len(hs[1])), found)
 	return nil
 }
+
+// minStorageOnly is how many rows of a range must prove to differ in
+// storage only, and be most of its suspects, before the comparison turns to
+// canonical hashes: a handful of such rows costs less than a canonical pass.
+const minStorageOnly = 100
 
 // rowHashes fetches the key and hash of every row of j's range on both sides.
 func (e *engine) rowHashes(ctx context.Context, j job, mode hashMode) ([2][]keyHash, error) {
