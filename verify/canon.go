@@ -648,16 +648,6 @@ type rowHasher struct {
 	lookup3 bool
 }
 
-func (h *rowHasher) reset() { h.buf = h.buf[:0] }
-
-// add appends one canonical value (ok false for NULL).
-func (h *rowHasher) add(s string, ok bool) {
-	if len(h.buf) > 0 {
-		h.buf = append(h.buf, ',')
-	}
-	h.buf = appendQuoteNullable(h.buf, s, ok)
-}
-
 // sum is the row's hash.
 func (h *rowHasher) sum() uint64 {
 	if h.lookup3 {

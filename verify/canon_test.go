@@ -116,6 +116,18 @@ func BenchmarkChecksumStep(b *testing.B) {
 	}
 }
 
+// reset and add build a row's text from canonValue's strings, as the
+// checksum did before appendCanon: BenchmarkCanonValue measures that path.
+func (h *rowHasher) reset() { h.buf = h.buf[:0] }
+
+// add appends one canonical value (ok false for NULL).
+func (h *rowHasher) add(s string, ok bool) {
+	if len(h.buf) > 0 {
+		h.buf = append(h.buf, ',')
+	}
+	h.buf = appendQuoteNullable(h.buf, s, ok)
+}
+
 func BenchmarkCanonValue(b *testing.B) {
 	n := normalizer{places: 9, micros: 1}
 	var h rowHasher
