@@ -119,3 +119,24 @@ func TestRawModeAndItsFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestSuspectNotFetchedIsReported: a row whose hashes differ is reported
+// even when its values cannot be read back by key on one side — here an
+// untyped SQLite key stored as an integer on one side and as text on the
+// other, which a range reads alike but `k IN ('5')` matches on one side
+// only.
+func TestSuspectNotFetchedIsReported(t *testing.T) {
+	old, new := newSQLite(t), newSQLite(t)
+	old.exec(t, "CREATE TABLE r (id, v TEXT)")
+	new.exec(t, "CREATE TABLE r (id, v TEXT)")
+	old.exec(t, "INSERT INTO r VALUES ('4', 'same'), (5, 'a')")
+	new.exec(t, "INSERT INTO r VALUES ('4', 'same'), ('5', 'b')")
+	q := "SELECT id, v FROM r"
+	r, err := Compare(context.Background(), Source{URL: old.url, Query: q}, Source{URL: new.url, Query: q}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Identical || r.Differing != 1 || len(r.Differences) != 1 || r.Differences[0].Key != "5" {
+		t.Errorf("a differing row that one side cannot fetch by key: %+v", r)
+	}
+}

@@ -800,22 +800,8 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 			return err
 		}
 		e.fetched.Add(int64(len(rows[0]) + len(rows[1])))
-		ra, rb := rows[0], rows[1]
-		for len(ra) > 0 && len(rb) > 0 {
-			switch c := e.cmpKey(ra[0].key, rb[0].key); {
-			case c < 0:
-				ra = ra[1:]
-			case c > 0:
-				rb = rb[1:]
-			default:
-				if d := e.diffRow(ra[0], rb[0]); d != nil {
-					found = append(found, keptDifference{ra[0].key, RowDifference{Key: e.keyString(ra[0].key), Kind: Differing, Diffs: d}})
-				} else {
-					equal++
-				}
-				ra, rb = ra[1:], rb[1:]
-			}
-		}
+		diffs, eq := e.compareFetched(batch, rows)
+		found, equal = append(found, diffs...), equal+eq
 	}
 	if mode == raw && equal >= minStorageOnly && 2*equal > rawSuspects {
 		// Most suspects differed in storage only (a column's scale, float
@@ -825,6 +811,50 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 	}
 	e.settled(j.weight, int64(len(hs[0])), int64(len(hs[1])), found)
 	return nil
+}
+
+// compareFetched compares the rows fetched for a batch of suspects (keys
+// in order) and counts those whose values are equal. A suspect that either
+// side did not return by its key is reported too: its hashes differed, and
+// a row that cannot be read back is no proof of equality (an untyped SQLite
+// key stored as an integer on one side and as text on the other is listed
+// alike by a range, but matched by `k IN (…)` on one side only).
+func (e *engine) compareFetched(batch []keyVal, rows [2][]row) (found []keptDifference, equal int) {
+	ra, rb := rows[0], rows[1]
+	for _, k := range batch {
+		for len(ra) > 0 && e.cmpKey(ra[0].key, k) < 0 {
+			ra = ra[1:]
+		}
+		for len(rb) > 0 && e.cmpKey(rb[0].key, k) < 0 {
+			rb = rb[1:]
+		}
+		oldHas := len(ra) > 0 && e.cmpKey(ra[0].key, k) == 0
+		newHas := len(rb) > 0 && e.cmpKey(rb[0].key, k) == 0
+		var d []diff.Difference
+		switch {
+		case oldHas && newHas:
+			d = e.diffRow(ra[0], rb[0])
+		default:
+			d = []diff.Difference{{Path: unreadPath, Old: readBack(oldHas), New: readBack(newHas)}}
+		}
+		if d == nil {
+			equal++
+		} else {
+			found = append(found, keptDifference{k, RowDifference{Key: e.keyString(k), Kind: Differing, Diffs: d}})
+		}
+	}
+	return found, equal
+}
+
+// unreadPath is the path of the difference of a row whose hashes differ
+// but whose values one side did not return by key.
+const unreadPath = "(row)"
+
+func readBack(ok bool) string {
+	if ok {
+		return "read back by its key"
+	}
+	return "not found by its key"
 }
 
 // minStorageOnly is how many rows of a range must prove to differ in
