@@ -376,6 +376,10 @@ type CreateToken struct {
 // Token describes a token; Secret is set only in the answer that created
 // it (the server stores only a hash).
 type Token struct {
+	// ID names the token in lists and in DELETE /api/v1/tokens/{id}: the
+	// first 12 hex digits of its secret's SHA-256, which tells nothing of
+	// the secret.
+	ID        string    `json:"id"`
 	Name      string    `json:"name"`
 	Scope     Scope     `json:"scope"`
 	Secret    string    `json:"secret,omitempty"`

@@ -376,6 +376,25 @@ func (c *Client) CreateToken(ctx context.Context, t api.CreateToken) (*api.Token
 	return &out, nil
 }
 
+// Tokens lists the server's tokens (admin scope), never their secrets.
+func (c *Client) Tokens(ctx context.Context) ([]api.Token, error) {
+	var out []api.Token
+	if err := c.do(ctx, http.MethodGet, "/api/v1/tokens", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RevokeToken revokes the token with this ID (admin scope; at least 8 hex
+// digits of the ID Tokens shows) and returns what it was.
+func (c *Client) RevokeToken(ctx context.Context, id string) (*api.Token, error) {
+	var out api.Token
+	if err := c.do(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // AddVerification records a `cutover verify` result for a migration
 // (operator scope): it appears in the history and feeds the verify_within
 // gate.

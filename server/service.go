@@ -628,7 +628,65 @@ func (s *Service) CreateToken(ctx context.Context, req api.CreateToken) (api.Tok
 	if err := s.store.CreateToken(ctx, TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now}); err != nil {
 		return api.Token{}, err
 	}
-	return api.Token{Name: name, Scope: req.Scope, Secret: secret, CreatedAt: now}, nil
+	t := tokenInfo(TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now})
+	t.Secret = secret
+	return t, nil
+}
+
+// tokenIDLength is how many hex digits of a token's hash make its ID.
+const tokenIDLength = 12
+
+// tokenInfo describes a stored token, without its secret.
+func tokenInfo(t TokenRecord) api.Token {
+	return api.Token{ID: t.Hash[:min(tokenIDLength, len(t.Hash))], Name: t.Name, Scope: t.Scope, CreatedAt: t.CreatedAt}
+}
+
+// Tokens lists the stored tokens, oldest first (never their secrets).
+func (s *Service) Tokens(ctx context.Context) ([]api.Token, error) {
+	recs, err := s.store.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.Token, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, tokenInfo(r))
+	}
+	return out, nil
+}
+
+// RevokeToken deletes the token whose ID (or hash) starts with id, at
+// least 8 hex digits of it; requests with it are refused from then on,
+// and dashboard sessions signed in with it end. The last admin token is
+// kept unless the server has one from its configuration, so that someone
+// can still administer it.
+func (s *Service) RevokeToken(ctx context.Context, actor, id string) (api.Token, error) {
+	id = strings.ToLower(strings.TrimSpace(id))
+	if len(id) < 8 || strings.Trim(id, "0123456789abcdef") != "" {
+		return api.Token{}, Invalid("id", "%q is not a token ID: give at least 8 of the hex digits `cutover token list` shows", id)
+	}
+	recs, err := s.store.Tokens(ctx)
+	if err != nil {
+		return api.Token{}, err
+	}
+	var match []TokenRecord
+	for _, r := range recs {
+		if strings.HasPrefix(r.Hash, id) {
+			match = append(match, r)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return api.Token{}, Errorf(api.CodeNotFound, "no token has the ID %s: see cutover token list", id)
+	case 1:
+	default:
+		return api.Token{}, Invalid("id", "%s is the start of %d tokens' IDs: give more of it", id, len(match))
+	}
+	t, err := s.store.DeleteToken(ctx, match[0].Hash, s.adminHash == nil)
+	if err != nil {
+		return api.Token{}, err
+	}
+	s.log.Info("cutover: token revoked", "id", tokenInfo(t).ID, "name", t.Name, "scope", t.Scope, "by", actor)
+	return tokenInfo(t), nil
 }
 
 // EnsureAdminToken makes the first administrator token when there is no

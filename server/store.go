@@ -133,6 +133,13 @@ type Store interface {
 	// one atomic step even across servers sharing the database; it
 	// reports whether it stored it.
 	CreateFirstToken(ctx context.Context, t TokenRecord) (bool, error)
+	// Tokens lists every token, oldest first.
+	Tokens(ctx context.Context) ([]TokenRecord, error)
+	// DeleteToken deletes the token with this hash and returns it, or an
+	// *Error with api.CodeNotFound. With keepOneAdmin it refuses, with
+	// api.CodeConflict, to delete the last admin token, as one atomic step
+	// even across servers sharing the database.
+	DeleteToken(ctx context.Context, hash string, keepOneAdmin bool) (TokenRecord, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

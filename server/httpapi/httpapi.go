@@ -134,6 +134,8 @@ func (h *Handler) routes() []Route {
 		{"GET /api/v1/watch", api.ScopeSDK, "server-sent events of rollout changes", h.watch},
 		{"POST /api/v1/reports", api.ScopeSDK, "ingest a report batch", h.reports},
 		{"POST /api/v1/tokens", api.ScopeAdmin, "create a token", h.createToken},
+		{"GET /api/v1/tokens", api.ScopeAdmin, "list the tokens (never their secrets)", h.listTokens},
+		{"DELETE /api/v1/tokens/{id}", api.ScopeAdmin, "revoke a token", h.revokeToken},
 	}
 }
 
@@ -432,6 +434,24 @@ func (h *Handler) reports(w http.ResponseWriter, r *http.Request, _ server.Princ
 		return err
 	}
 	writeJSON(w, http.StatusOK, ack)
+	return nil
+}
+
+func (h *Handler) listTokens(w http.ResponseWriter, r *http.Request, _ server.Principal) error {
+	ts, err := h.svc.Tokens(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ts)
+	return nil
+}
+
+func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, p server.Principal) error {
+	t, err := h.svc.RevokeToken(r.Context(), p.Name, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
 	return nil
 }
 

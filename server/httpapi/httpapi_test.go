@@ -439,3 +439,71 @@ func TestFallbackServesPagesOutsideTheAPI(t *testing.T) {
 		t.Fatalf("unknown API route with a UI: %d %+v", code, e)
 	}
 }
+
+// TestTokenListAndRevoke: admins list tokens (never their secrets) and
+// revoke one by its ID; the revoked token is refused from then on; the last
+// admin token stays unless the server has one from its environment.
+func TestTokenListAndRevoke(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...servertest.Option) {
+		srv := servertest.Start(t, opts...)
+		var tok api.Token
+		if code := srv.Do(t, srv.AdminToken, "POST", "/api/v1/tokens", api.CreateToken{Name: "ci", Scope: api.ScopeOperator}, &tok); code != 201 || len(tok.ID) != 12 {
+			t.Fatalf("creating a token: %d %+v", code, tok)
+		}
+		var list []api.Token
+		if code := srv.Do(t, srv.AdminToken, "GET", "/api/v1/tokens", nil, &list); code != 200 || len(list) != 2 {
+			t.Fatalf("listing: %d %+v", code, list)
+		}
+		var admin api.Token
+		for _, l := range list {
+			if l.Secret != "" {
+				t.Errorf("the list shows a secret: %+v", l)
+			}
+			if l.Scope == api.ScopeAdmin {
+				admin = l
+			}
+		}
+		if list[1].ID != tok.ID || list[1].Name != "ci" {
+			t.Errorf("the newest token, last: %+v, want %s", list[1], tok.ID)
+		}
+		if code, _, _ := raw(t, srv, tok.Secret, "GET", "/api/v1/tokens", ""); code != 403 {
+			t.Errorf("an operator listing tokens: %d", code)
+		}
+		for _, tc := range []struct {
+			id          string
+			status      int
+			code, field string
+		}{
+			{"3f9a", 400, api.CodeInvalid, "id"},         // too short
+			{"zzzzzzzzzzzz", 400, api.CodeInvalid, "id"}, // not hex
+			{"000000000000", 404, api.CodeNotFound, ""},
+			{admin.ID, 409, api.CodeConflict, ""}, // the last admin token
+		} {
+			code, e, _ := raw(t, srv, srv.AdminToken, "DELETE", "/api/v1/tokens/"+tc.id, "")
+			if code != tc.status || e.Code != tc.code || e.Field != tc.field {
+				t.Errorf("revoking %q: %d %+v, want %d %s field %q", tc.id, code, e, tc.status, tc.code, tc.field)
+			}
+		}
+		var revoked api.Token
+		if code := srv.Do(t, srv.AdminToken, "DELETE", "/api/v1/tokens/"+tok.ID[:8], nil, &revoked); code != 200 || revoked.ID != tok.ID || revoked.Secret != "" {
+			t.Fatalf("revoking by 8 digits of the ID: %d %+v", code, revoked)
+		}
+		if code, e, _ := raw(t, srv, tok.Secret, "GET", "/api/v1/migrations", ""); code != 401 {
+			t.Errorf("the revoked token: %d %+v, want 401", code, e)
+		}
+		if code, _, _ := raw(t, srv, srv.AdminToken, "DELETE", "/api/v1/tokens/"+tok.ID, ""); code != 404 {
+			t.Errorf("revoking twice: %d, want 404", code)
+		}
+
+		// With an administrator token from the environment, the last
+		// stored one may go.
+		srv2 := servertest.Start(t, append(opts, servertest.WithAdminToken("s3cret-from-env"))...)
+		var made api.Token
+		if code := srv2.Do(t, "s3cret-from-env", "POST", "/api/v1/tokens", api.CreateToken{Name: "only admin", Scope: api.ScopeAdmin}, &made); code != 201 {
+			t.Fatalf("creating an admin token: %d", code)
+		}
+		if code, e, _ := raw(t, srv2, "s3cret-from-env", "DELETE", "/api/v1/tokens/"+made.ID, ""); code != 200 {
+			t.Errorf("revoking the last stored admin token beside CUTOVER_ADMIN_TOKEN: %d %+v", code, e)
+		}
+	})
+}

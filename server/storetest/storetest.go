@@ -402,6 +402,39 @@ func testTokens(t *testing.T, s server.Store) {
 	if n, _ := s.CountTokens(ctx, api.ScopeAdmin); n != 1 || made.Load() != 1 {
 		t.Fatalf("%d admin tokens, %d reported made; want 1", n, made.Load())
 	}
+
+	// Listing, oldest first; deleting.
+	later := server.TokenRecord{Hash: "def456", Name: "second admin", Scope: api.ScopeAdmin, CreatedAt: t0.Add(time.Hour)}
+	if err := s.CreateToken(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Tokens(ctx)
+	if err != nil || len(all) != 3 || all[2] != later {
+		t.Fatalf("Tokens = %+v, %v; want 3, the newest last", all, err)
+	}
+	_, err = s.DeleteToken(ctx, "nope", true)
+	wantCode(t, err, api.CodeNotFound)
+	if got, err := s.DeleteToken(ctx, "abc123", true); err != nil || got != tok {
+		t.Fatalf("DeleteToken = %+v, %v; want %+v", got, err, tok)
+	}
+	_, err = s.TokenByHash(ctx, "abc123")
+	wantCode(t, err, api.CodeNotFound)
+	// Two admin tokens: one may go, not the last, unless asked.
+	if _, err := s.DeleteToken(ctx, "def456", true); err != nil {
+		t.Fatal(err)
+	}
+	first := all[0].Hash
+	if all[0].Scope != api.ScopeAdmin {
+		first = all[1].Hash
+	}
+	_, err = s.DeleteToken(ctx, first, true)
+	wantCode(t, err, api.CodeConflict)
+	if _, err := s.DeleteToken(ctx, first, false); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := s.Tokens(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("Tokens after deleting all = %+v, %v", all, err)
+	}
 }
 
 func testVerifications(t *testing.T, s server.Store) {

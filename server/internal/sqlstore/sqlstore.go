@@ -712,14 +712,56 @@ func (s *Store) CreateFirstToken(ctx context.Context, t server.TokenRecord) (boo
 
 // TokenByHash implements server.Store.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (server.TokenRecord, error) {
-	var t server.TokenRecord
-	var scope string
-	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT hash, name, scope, created_at FROM tokens WHERE hash = $1`, hash).Scan(&t.Hash, &t.Name, &scope, &created)
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT hash, name, scope, created_at FROM tokens WHERE hash = $1`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, server.Errorf(api.CodeNotFound, "no such token")
 	}
+	return t, err
+}
+
+// Tokens implements server.Store.
+func (s *Store) Tokens(ctx context.Context) ([]server.TokenRecord, error) {
+	return queryAll(ctx, s.r, scanToken, `SELECT hash, name, scope, created_at FROM tokens ORDER BY created_at, hash`)
+}
+
+func scanToken(row interface{ Scan(...any) error }) (server.TokenRecord, error) {
+	var t server.TokenRecord
+	var scope string
+	var created int64
+	err := row.Scan(&t.Hash, &t.Name, &scope, &created)
 	t.Scope, t.CreatedAt = api.Scope(scope), fromTS(created)
+	return t, err
+}
+
+// DeleteToken implements server.Store.
+func (s *Store) DeleteToken(ctx context.Context, hash string, keepOneAdmin bool) (server.TokenRecord, error) {
+	var t server.TokenRecord
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		if s.d.Lock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.Lock); err != nil {
+				return err
+			}
+		}
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT hash, name, scope, created_at FROM tokens WHERE hash = $1`, hash))
+		if errors.Is(err, sql.ErrNoRows) {
+			return server.Errorf(api.CodeNotFound, "no such token")
+		}
+		if err != nil {
+			return err
+		}
+		if keepOneAdmin && t.Scope == api.ScopeAdmin {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE scope = $1`, string(api.ScopeAdmin)).Scan(&n); err != nil {
+				return err
+			}
+			if n <= 1 {
+				return server.Errorf(api.CodeConflict, "%q is the last admin token: create another admin token first, so that someone can still administer the server", t.Name)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = $1`, hash)
+		return err
+	})
 	return t, err
 }
 
