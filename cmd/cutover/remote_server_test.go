@@ -139,6 +139,39 @@ func TestCLIAgainstServer(t *testing.T) {
 		t.Errorf("token create --json: %v %+v", err, tok)
 	}
 
+	// token list shows IDs, scopes and names, never secrets; token revoke
+	// takes an ID, and the revoked secret stops working.
+	out = srv.mustRun(t, srv.admin, "token", "list")
+	if !strings.Contains(out, "ID  ") || !strings.Contains(out, tok.ID) || !strings.Contains(out, "alice") || strings.Contains(out, secret) {
+		t.Errorf("token list:\n%s", out)
+	}
+	var listed []api.Token
+	if err := json.Unmarshal([]byte(srv.mustRun(t, srv.admin, "token", "list", "--json")), &listed); err != nil || len(listed) < 3 {
+		t.Errorf("token list --json: %v %+v", err, listed)
+	}
+	var aliceID string
+	for _, l := range listed {
+		if l.Name == "alice" {
+			aliceID = l.ID
+		}
+	}
+	out = srv.mustRun(t, srv.admin, "token", "revoke", aliceID)
+	if !strings.Contains(out, "revoked operator token "+aliceID+` "alice"`) {
+		t.Errorf("token revoke: %q", out)
+	}
+	code, _, stderr = runCLI(t, map[string]string{"CUTOVER_SERVER": srv.URL}, "status", "--token", secret)
+	if code != exitError || !strings.Contains(stderr, "401") {
+		t.Errorf("status with a revoked token: exit %d, stderr %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, srv.admin, "token", "revoke", "abc")
+	if code != exitError || !strings.Contains(stderr, "id") {
+		t.Errorf("token revoke abc: exit %d, stderr %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, srv.admin, "token", "revoke")
+	if code != exitError || !strings.Contains(stderr, "one token ID") {
+		t.Errorf("token revoke without an ID: exit %d, stderr %s", code, stderr)
+	}
+
 	// A bad or missing token says how to fix it.
 	for _, vars := range []map[string]string{
 		{"CUTOVER_SERVER": srv.URL, "CUTOVER_TOKEN": "wrong"},
