@@ -624,11 +624,11 @@ func (s *Service) CreateToken(ctx context.Context, req api.CreateToken) (api.Tok
 	if err != nil {
 		return api.Token{}, err
 	}
-	now := s.now().UTC()
-	if err := s.store.CreateToken(ctx, TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now}); err != nil {
+	rec := TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateToken(ctx, rec); err != nil {
 		return api.Token{}, err
 	}
-	t := tokenInfo(TokenRecord{Hash: HashSecret(secret), Name: name, Scope: req.Scope, CreatedAt: now})
+	t := tokenInfo(rec)
 	t.Secret = secret
 	return t, nil
 }
