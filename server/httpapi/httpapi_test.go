@@ -507,3 +507,37 @@ func TestTokenListAndRevoke(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchEndsWhenTokenRevoked: an open watch stream whose token is
+// revoked ends at its next heartbeat, and reconnecting is refused.
+func TestWatchEndsWhenTokenRevoked(t *testing.T) {
+	srv := servertest.Start(t, servertest.WithHeartbeat(5*time.Millisecond))
+	srv.CreateMigration(t, api.CreateMigration{Name: "orders"})
+	var tok api.Token
+	if code := srv.Do(t, srv.AdminToken, "POST", "/api/v1/tokens", api.CreateToken{Name: "svc", Scope: api.ScopeSDK}, &tok); code != 201 {
+		t.Fatalf("creating a token: %d", code)
+	}
+	s := watch(t, srv, tok.Secret, "", "")
+	if ev := s.next(t); ev.data.Migration != "orders" {
+		t.Fatalf("first event: %+v", ev)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, s.r) // returns when the server ends the stream
+		ended <- err
+	}()
+	if code := srv.Do(t, srv.AdminToken, "DELETE", "/api/v1/tokens/"+tok.ID, nil, nil); code != 200 {
+		t.Fatalf("revoking: %d", code)
+	}
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("the stream broke instead of ending: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a guard against a hung test only
+		t.Fatal("the stream of a revoked token is still open")
+	}
+	if code, _, _ := raw(t, srv, tok.Secret, "GET", "/api/v1/watch", ""); code != 401 {
+		t.Fatalf("reconnecting with the revoked token: %d", code)
+	}
+}

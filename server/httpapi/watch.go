@@ -117,6 +117,13 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, _ server.Princip
 		case <-h.done:
 			return nil
 		case <-heartbeat.C:
+			// A token revoked (or a scope lowered) since the stream
+			// opened ends it here: its reconnection will be refused.
+			if _, err := h.authenticate(r, api.ScopeSDK); err != nil {
+				if c := server.ErrorCode(err); c == api.CodeUnauthorized || c == api.CodeForbidden {
+					return nil
+				}
+			}
 			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
 				return nil
 			}
