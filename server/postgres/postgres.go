@@ -79,7 +79,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s := &Store{url: url}
 	s.Store = sqlstore.New(db, db, sqlstore.Dialect{
-		Lock: "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrateLockKey, 10) + ")",
+		Lock:          "SELECT pg_advisory_xact_lock(" + strconv.FormatInt(migrateLockKey, 10) + ")",
+		LockIsolation: sql.LevelReadCommitted,
 		AfterChange: func(ctx context.Context, tx *sql.Tx, id int64) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, strconv.FormatInt(id, 10))
 			return err

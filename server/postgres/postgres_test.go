@@ -2,10 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cutover/cutover/api"
 	"github.com/cutover/cutover/internal/testenv"
 	"github.com/cutover/cutover/server"
 	"github.com/cutover/cutover/server/postgres"
@@ -143,4 +145,55 @@ func TestPoolOutlivesKilledConnections(t *testing.T) {
 		}
 	}
 	t.Fatalf("the store after its sessions were killed: %v", last)
+}
+
+// TestLastAdminKeptAcrossReplicas: two servers revoking the last two admin
+// tokens at once leave one, even on a server whose default isolation is
+// REPEATABLE READ (where a snapshot taken before the lock would let each
+// see two admins).
+func TestLastAdminKeptAcrossReplicas(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	url += sep + "default_transaction_isolation=repeatable%20read"
+	a, b := open(t, url), open(t, url)
+	defer a.Close()
+	defer b.Close()
+	ctx := context.Background()
+	for round := range 20 {
+		h := [2]string{fmt.Sprint("admin-a-", round), fmt.Sprint("admin-b-", round)}
+		for _, hash := range h {
+			if err := a.CreateToken(ctx, server.TokenRecord{Hash: hash, Name: hash, Scope: api.ScopeAdmin, CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := make(chan struct{})
+		errs := make(chan error, 2)
+		for i, s := range []*postgres.Store{a, b} {
+			go func() {
+				<-start
+				_, err := s.DeleteToken(ctx, h[i], true)
+				errs <- err
+			}()
+		}
+		close(start)
+		conflicts := 0
+		for range 2 {
+			err := <-errs
+			switch {
+			case server.ErrorCode(err) == api.CodeConflict:
+				conflicts++
+			case err != nil:
+				t.Fatal(err)
+			}
+		}
+		if n, err := a.CountTokens(ctx, api.ScopeAdmin); err != nil || n != 1 || conflicts != 1 {
+			t.Fatalf("round %d: %d admin tokens left, %d refusals, %v; want 1 and 1", round, n, conflicts, err)
+		}
+		for _, hash := range h {
+			_, _ = a.DeleteToken(ctx, hash, false)
+		}
+	}
 }

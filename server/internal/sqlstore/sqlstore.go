@@ -31,8 +31,16 @@ type Dialect struct {
 	AfterChange func(ctx context.Context, tx *sql.Tx, id int64) error
 	// Lock, if set, is run first in transactions that must not run at the
 	// same time on several servers (PostgreSQL: an advisory transaction
-	// lock; SQLite's one writer needs none).
+	// lock; SQLite's one writer needs none). Such transactions run at
+	// LockIsolation.
 	Lock string
+	// LockIsolation is the isolation of the transactions that take Lock.
+	// What they read after the lock must be what the last holder
+	// committed: on PostgreSQL that is READ COMMITTED, whatever the
+	// server's default_transaction_isolation (at REPEATABLE READ the
+	// snapshot would be taken by the lock statement itself, before it
+	// waits). Zero: the driver's default.
+	LockIsolation sql.IsolationLevel
 	// GroupCommit commits report batches that arrive together in one
 	// transaction (SQLite: one writer, and a sync per commit is most of an
 	// ingest's cost). Each caller still returns only after its batch is
@@ -215,7 +223,24 @@ func SchemaVersion(ctx context.Context, db *sql.DB) (int64, error) {
 }
 
 func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+	return inTxOpts(ctx, db, nil, fn)
+}
+
+// inLockedTx runs fn in a write transaction that holds the dialect's Lock,
+// at its LockIsolation.
+func (s *Store) inLockedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTxOpts(ctx, s.w, &sql.TxOptions{Isolation: s.d.LockIsolation}, func(tx *sql.Tx) error {
+		if s.d.Lock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.Lock); err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
+}
+
+func inTxOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -690,12 +715,7 @@ func (s *Store) CreateToken(ctx context.Context, t server.TokenRecord) error {
 // CreateFirstToken implements server.Store.
 func (s *Store) CreateFirstToken(ctx context.Context, t server.TokenRecord) (bool, error) {
 	made := false
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		if s.d.Lock != "" {
-			if _, err := tx.ExecContext(ctx, s.d.Lock); err != nil {
-				return err
-			}
-		}
+	err := s.inLockedTx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens WHERE scope = $1`, string(t.Scope)).Scan(&n); err != nil {
 			return err
@@ -736,12 +756,7 @@ func scanToken(row interface{ Scan(...any) error }) (server.TokenRecord, error) 
 // DeleteToken implements server.Store.
 func (s *Store) DeleteToken(ctx context.Context, hash string, keepOneAdmin bool) (server.TokenRecord, error) {
 	var t server.TokenRecord
-	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
-		if s.d.Lock != "" {
-			if _, err := tx.ExecContext(ctx, s.d.Lock); err != nil {
-				return err
-			}
-		}
+	err := s.inLockedTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT hash, name, scope, created_at FROM tokens WHERE hash = $1`, hash))
 		if errors.Is(err, sql.ErrNoRows) {
