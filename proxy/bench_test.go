@@ -140,9 +140,9 @@ func benchProxy(b *testing.B, fixedRate bool) {
 		b.ReportMetric(float64(t.n)/t.elapsed.Seconds(), t.name+"-req/s")
 		b.ReportMetric(t.p99().Seconds()*1000, t.name+"-p99-ms")
 		b.ReportMetric(float64(t.lats[len(t.lats)/2].Microseconds())/1000, t.name+"-p50-ms")
-		// CPU per request (proxy, upstreams and clients: one process) is
-		// what bounds throughput when the cores are busy, and depends
-		// little on what else the machine runs.
+		// CPU per request (proxy and clients; the upstreams run in their
+		// own process) is what bounds throughput when the cores are busy,
+		// and depends little on what else the machine runs.
 		b.ReportMetric(float64(t.cpu.Microseconds())/float64(t.n), t.name+"-cpu-µs/op")
 		b.ReportMetric(float64(t.mallocs)/float64(t.n), t.name+"-allocs/op")
 		b.ReportMetric(float64(t.bytes)/float64(t.n), t.name+"-B/op")
@@ -251,10 +251,13 @@ func boolInt(v bool) int {
 // proxy has no secondary request left in flight, so that none runs into
 // another configuration's block.
 func (t *benchTarget) runBlock(b *testing.B, n int, fixedRate, record bool) {
-	get := func() time.Duration {
+	// get sends one request and returns its latency from since: when it was
+	// sent, or, at a fixed rate, when it was due, so that a generator held
+	// up (by the collector, by a busy CPU) counts against the latency
+	// instead of hiding it.
+	get := func(since time.Time) time.Duration {
 		req, _ := http.NewRequest("GET", t.srv.URL+"/orders/42", nil)
 		req.Header.Set("X-User-Id", "u-17")
-		start := time.Now()
 		resp, err := t.client.Do(req)
 		if err != nil {
 			b.Error(err)
@@ -265,7 +268,7 @@ func (t *benchTarget) runBlock(b *testing.B, n int, fixedRate, record bool) {
 		if resp.StatusCode != 200 {
 			b.Errorf("%s: status %d", t.name, resp.StatusCode)
 		}
-		return time.Since(start)
+		return time.Since(since)
 	}
 	var (
 		mu   sync.Mutex
@@ -279,13 +282,14 @@ func (t *benchTarget) runBlock(b *testing.B, n int, fixedRate, record bool) {
 	if fixedRate {
 		interval := time.Duration(float64(time.Second) / *benchRate)
 		for i := range n {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			due := start.Add(time.Duration(i) * interval)
+			if d := time.Until(due); d > 0 {
 				time.Sleep(d)
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d := get()
+				d := get(due)
 				mu.Lock()
 				lats = append(lats, d)
 				mu.Unlock()
@@ -303,7 +307,7 @@ func (t *benchTarget) runBlock(b *testing.B, n int, fixedRate, record bool) {
 				defer wg.Done()
 				local := make([]time.Duration, 0, n / *benchClients + 1)
 				for range next {
-					local = append(local, get())
+					local = append(local, get(time.Now()))
 				}
 				mu.Lock()
 				lats = append(lats, local...)
