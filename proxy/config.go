@@ -121,7 +121,9 @@ type Config struct {
 	// it. If it panics the observation is dropped.
 	Redact func(*cutover.Observation)
 
-	// Transport sends every upstream request. Zero: a clone of
+	// Transport sends every upstream request. It must not modify a
+	// request's header map: the secondary request shares the client's
+	// (see [Proxy]). Zero: a clone of
 	// http.DefaultTransport with 256 idle connections per host (the default
 	// of 2 makes a busy proxy open a connection per request).
 	Transport http.RoundTripper

@@ -83,7 +83,7 @@ const maxPooledBody = 64 << 10
 // unknown) from bodyBuffers, remembering it for release.
 func (c *capture) bodyBuffer(size int64) []byte {
 	if size > maxPooledBody {
-		return make([]byte, 0, size)
+		return make([]byte, 0, size+1) // +1: room to read the EOF without growing
 	}
 	c.pooled = bodyBuffers.Get().(*[]byte)
 	return (*c.pooled)[:0]

@@ -36,6 +36,10 @@ import (
 //
 // Only safe methods (GET, HEAD, OPTIONS) are sent to both sides, unless a
 // [Route] enables write shadowing. A Proxy is safe for concurrent use.
+//
+// The secondary request reads the client request's header map, unless it
+// holds hop-by-hop headers, after ServeHTTP has returned: middleware around
+// the Proxy must not modify r.Header once it has called ServeHTTP.
 type Proxy struct {
 	migration string
 	// m holds the rollout (and follows its source), decides modes, and
