@@ -237,6 +237,17 @@ func genRows(n int, stringKey bool) []testRow {
 }
 
 // fill creates table and loads rows into it.
+// filledPair makes two databases of one engine whose table t holds the
+// same n generated rows (integer keys).
+func (f *factory) filledPair(t testing.TB, engine string, n int) (old, new *testDB, rows []testRow) {
+	t.Helper()
+	old, new = f.make(t, engine), f.make(t, engine)
+	rows = genRows(n, false)
+	old.fill(t, "t", rows, false)
+	new.fill(t, "t", rows, false)
+	return old, new, rows
+}
+
 func (d *testDB) fill(t testing.TB, table string, rows []testRow, stringKey bool) {
 	t.Helper()
 	d.create(t, table, stringKey)

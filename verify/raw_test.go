@@ -49,11 +49,7 @@ func TestRawHashesSeeEveryDifference(t *testing.T) {
 						r.id, r.a, r.b, r.s, r.u)
 				}
 			}
-			q := "SELECT id, a, b, s, u FROM r"
-			r, err := Compare(context.Background(), Source{URL: old.url, Query: q}, Source{URL: new.url, Query: q}, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := compareQuery(t, old, new, "SELECT id, a, b, s, u FROM r")
 			var keys []string
 			for _, d := range r.Differences {
 				keys = append(keys, d.Key)
@@ -69,16 +65,9 @@ func TestRawHashesSeeEveryDifference(t *testing.T) {
 // SQLite keeps text and a blob of the same bytes apart, and so must the
 // raw hash.
 func TestRawHashesSQLiteStorageClass(t *testing.T) {
-	old, new := newSQLite(t), newSQLite(t)
-	old.exec(t, "CREATE TABLE r (id INTEGER PRIMARY KEY, v)")
-	new.exec(t, "CREATE TABLE r (id INTEGER PRIMARY KEY, v)")
-	old.exec(t, "INSERT INTO r VALUES (1, 'abc'), (2, 'same')")
-	new.exec(t, "INSERT INTO r VALUES (1, x'616263'), (2, 'same')")
-	q := "SELECT id, v FROM r"
-	r, err := Compare(context.Background(), Source{URL: old.url, Query: q}, Source{URL: new.url, Query: q}, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, new := sqlitePair(t, "CREATE TABLE r (id INTEGER PRIMARY KEY, v)",
+		"INSERT INTO r VALUES (1, 'abc'), (2, 'same')", "INSERT INTO r VALUES (1, x'616263'), (2, 'same')")
+	r := compareQuery(t, old, new, "SELECT id, v FROM r")
 	if r.Differing != 1 || len(r.Differences) != 1 || r.Differences[0].Key != "1" {
 		t.Errorf("text against a blob of its bytes: %+v", r)
 	}
@@ -93,10 +82,7 @@ func TestRawModeAndItsFallback(t *testing.T) {
 	f := newFactory(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			old, new := f.make(t, engine), f.make(t, engine)
-			rows := genRows(3000, false)
-			old.fill(t, "t", rows, false)
-			new.fill(t, "t", rows, false)
+			old, new, _ := f.filledPair(t, engine, 3000)
 			// Sequential ranges of 500 rows (keys are 7 apart), each
 			// compared by row hashes at once: the first one decides the
 			// mode of the rest.
@@ -126,17 +112,35 @@ func TestRawModeAndItsFallback(t *testing.T) {
 // other, which a range reads alike but `k IN ('5')` matches on one side
 // only.
 func TestSuspectNotFetchedIsReported(t *testing.T) {
-	old, new := newSQLite(t), newSQLite(t)
-	old.exec(t, "CREATE TABLE r (id, v TEXT)")
-	new.exec(t, "CREATE TABLE r (id, v TEXT)")
-	old.exec(t, "INSERT INTO r VALUES ('4', 'same'), (5, 'a')")
-	new.exec(t, "INSERT INTO r VALUES ('4', 'same'), ('5', 'b')")
-	q := "SELECT id, v FROM r"
+	old, new := sqlitePair(t, "CREATE TABLE r (id, v TEXT)",
+		"INSERT INTO r VALUES ('4', 'same'), (5, 'a')", "INSERT INTO r VALUES ('4', 'same'), ('5', 'b')")
+	r := compareQuery(t, old, new, "SELECT id, v FROM r")
+	if r.Identical || r.Differing != 1 || len(r.Differences) != 1 || r.Differences[0].Key != "5" {
+		t.Errorf("a differing row that one side cannot fetch by key: %+v", r)
+	}
+}
+
+// sqlitePair makes two SQLite databases with one schema and their own rows.
+func sqlitePair(t *testing.T, create, oldInsert, newInsert string) (old, new *testDB) {
+	t.Helper()
+	old, new = newSQLite(t), newSQLite(t)
+	for _, d := range []struct {
+		db     *testDB
+		insert string
+	}{{old, oldInsert}, {new, newInsert}} {
+		d.db.exec(t, create)
+		d.db.exec(t, d.insert)
+	}
+	return old, new
+}
+
+// compareQuery compares the same query on two databases, with the default
+// options.
+func compareQuery(t *testing.T, old, new *testDB, q string) *Result {
+	t.Helper()
 	r, err := Compare(context.Background(), Source{URL: old.url, Query: q}, Source{URL: new.url, Query: q}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Identical || r.Differing != 1 || len(r.Differences) != 1 || r.Differences[0].Key != "5" {
-		t.Errorf("a differing row that one side cannot fetch by key: %+v", r)
-	}
+	return r
 }

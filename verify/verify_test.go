@@ -428,10 +428,7 @@ func TestStorageOnlyDifferences(t *testing.T) {
 	f := newFactory(t)
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
-			old, new := f.make(t, engine), f.make(t, engine)
-			rows := genRows(3000, false)
-			old.fill(t, "t", rows, false)
-			new.fill(t, "t", rows, false)
+			old, new, rows := f.filledPair(t, engine, 3000)
 			// Every row: within the 9 places.
 			new.exec(t, "UPDATE t SET amount = amount + 1e-12")
 			if engine == "sqlite" {
