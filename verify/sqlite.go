@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -532,14 +531,9 @@ func (b *sqliteBackend) hashes(ctx context.Context, s segment, mode hashMode) ([
 	}
 	// The rows come in the order SQLite read them, by key when it used the
 	// key's index, which it does not promise.
-	cmpKey := func(x, y keyVal) int {
-		if b.intKey {
-			return cmp.Compare(x.i, y.i)
-		}
-		return strings.Compare(x.s, y.s)
-	}
-	if !slices.IsSortedFunc(out, func(x, y keyHash) int { return cmpKey(x.key, y.key) }) {
-		slices.SortStableFunc(out, func(x, y keyHash) int { return cmpKey(x.key, y.key) })
+	byKey := func(x, y keyHash) int { return compareKeys(b.intKey, x.key, y.key) }
+	if !slices.IsSortedFunc(out, byKey) {
+		slices.SortStableFunc(out, byKey)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -901,15 +902,13 @@ func (e *engine) mergeHashes(hs [2][]keyHash) (found []keptDifference, suspects 
 	return found, suspects
 }
 
-func (e *engine) cmpKey(a, b keyVal) int {
-	if e.intKey {
-		switch {
-		case a.i < b.i:
-			return -1
-		case a.i > b.i:
-			return 1
-		}
-		return 0
+func (e *engine) cmpKey(a, b keyVal) int { return compareKeys(e.intKey, a, b) }
+
+// compareKeys orders two keys as both engines do: integers by value,
+// strings by bytes.
+func compareKeys(intKey bool, a, b keyVal) int {
+	if intKey {
+		return cmp.Compare(a.i, b.i)
 	}
 	return strings.Compare(a.s, b.s)
 }
