@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -458,21 +459,14 @@ var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy
 // requests, and otherwise a copy without them. Neither the proxy nor
 // ReverseProxy writes a request's header map, so the secondary may share it.
 func withoutHopHeaders(h http.Header) http.Header {
-	if _, ok := h["Connection"]; !ok {
-		clean := true
-		for _, k := range hopHeaders {
-			if _, ok := h[k]; ok {
-				clean = false
-				break
-			}
-		}
-		if clean {
-			return h
+	for _, k := range hopHeaders { // Connection among them
+		if _, ok := h[k]; ok {
+			c := h.Clone()
+			stripHopHeaders(c)
+			return c
 		}
 	}
-	c := h.Clone()
-	stripHopHeaders(c)
-	return c
+	return h
 }
 
 func stripHopHeaders(h http.Header) {
@@ -490,30 +484,26 @@ func stripHopHeaders(h http.Header) {
 
 // acquire takes a slot for a secondary request, or reports that it must be
 // shed: the bound is reached, or the proxy is closing.
-func (p *Proxy) acquire(rc *runtimeConfig) bool {
-	p.closeMu.RLock()
-	defer p.closeMu.RUnlock()
-	if p.closed {
-		return false
-	}
-	if p.st.inFlight.Add(1) > rc.maxInFlight {
-		p.st.inFlight.Add(-1)
-		return false
-	}
-	p.wg.Add(1)
-	return true
-}
+func (p *Proxy) acquire(rc *runtimeConfig) bool { return p.take(rc.maxInFlight) }
 
 // acquireUnbounded takes a slot beyond the bound, for work that is never
 // shed (a second write's comparison); false once the proxy is closing, when
 // the caller does the work itself.
-func (p *Proxy) acquireUnbounded() bool {
+func (p *Proxy) acquireUnbounded() bool { return p.take(math.MaxInt64) }
+
+// take takes a slot when fewer than limit are in flight and the proxy is
+// not closing; under closeMu, so that no goroutine is added to wg once
+// Close waits on it.
+func (p *Proxy) take(limit int64) bool {
 	p.closeMu.RLock()
 	defer p.closeMu.RUnlock()
 	if p.closed {
 		return false
 	}
-	p.st.inFlight.Add(1)
+	if p.st.inFlight.Add(1) > limit {
+		p.st.inFlight.Add(-1)
+		return false
+	}
 	p.wg.Add(1)
 	return true
 }
