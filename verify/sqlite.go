@@ -423,7 +423,9 @@ func (b *sqliteBackend) where(s segment) (string, []any) {
 }
 
 func (b *sqliteBackend) bounds(ctx context.Context) (mn, mx int64, ok bool, err error) {
-	err = b.rows(ctx, b.cte+"SELECT min(k), max(k) FROM cutover_s", nil, func(r *sql.Rows) error {
+	// One aggregate a subquery: SQLite answers a lone min() or max() from
+	// the table's b-tree, and both at once by reading every row.
+	err = b.rows(ctx, "SELECT ("+b.cte+"SELECT min(k) FROM cutover_s), ("+b.cte+"SELECT max(k) FROM cutover_s)", nil, func(r *sql.Rows) error {
 		var lo, hi sql.NullInt64
 		if err := r.Scan(&lo, &hi); err != nil {
 			return err

@@ -404,15 +404,17 @@ const (
 
 // rawComparable reports whether old and new can be compared by raw row
 // hashes: both SQLite, or both PostgreSQL with the same column types and
-// type modifiers.
-func rawComparable(old, new backend) bool {
+// type modifiers, and hash functions that agree with pgHash (PostgreSQL 11
+// or later, on a little-endian machine: two servers that agree with it
+// agree with each other).
+func rawComparable(old, new backend, n normalizer) bool {
 	switch a := old.(type) {
 	case *sqliteBackend:
 		_, ok := new.(*sqliteBackend)
 		return ok && !forceCanonical
 	case *pgBackend:
 		b, ok := new.(*pgBackend)
-		if !ok || len(a.cols) != len(b.cols) || forceCanonical {
+		if !ok || len(a.cols) != len(b.cols) || forceCanonical || !n.lookup3 {
 			return false
 		}
 		for i := range a.cols {
@@ -513,7 +515,7 @@ func (e *engine) describe(ctx context.Context) error {
 	}
 	e.old.prepare(kinds, e.norm)
 	e.new.prepare(kinds, e.norm)
-	if rawComparable(e.old, e.new) {
+	if rawComparable(e.old, e.new, e.norm) {
 		e.mode.Store(int32(raw))
 	}
 	e.sigs = map[string]int64{}
@@ -602,15 +604,22 @@ func (e *engine) run(parent context.Context) error {
 // firstSegments splits the key space into ranges of about ChunkRows rows.
 func (e *engine) firstSegments(ctx context.Context) ([]segment, error) {
 	if e.intKey {
+		type bounds struct {
+			mn, mx int64
+			ok     bool
+		}
+		both, err := onBoth(e, "key bounds", func(b backend) (bounds, error) {
+			mn, mx, ok, err := b.bounds(ctx)
+			return bounds{mn, mx, ok}, err
+		})
+		if err != nil {
+			return nil, err
+		}
 		var lo, hi int64
 		found := false
-		for i, b := range []backend{e.old, e.new} {
-			mn, mx, ok, err := b.bounds(ctx)
-			e.queries.Add(1)
-			if err != nil {
-				return nil, fmt.Errorf("verify: %s key bounds: %w", [2]string{"old", "new"}[i], err)
-			}
-			if !ok {
+		for _, s := range both {
+			mn, mx := s.mn, s.mx
+			if !s.ok {
 				continue
 			}
 			if !found || mn < lo {
