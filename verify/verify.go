@@ -449,6 +449,12 @@ type engine struct {
 	names   []string
 	queries atomic.Int64
 	fetched atomic.Int64
+	// smallFirst says that every first range holds at most ChunkRows rows
+	// (false for sparse integer keys, whose ranges were widened).
+	smallFirst bool
+	// firstSettled and firstDiffered count the first ranges settled, and
+	// those of them that held a difference (see direct).
+	firstSettled, firstDiffered atomic.Int64
 
 	mu       sync.Mutex // protects the fields below
 	res      Result
@@ -639,12 +645,14 @@ func (e *engine) firstSegments(ctx context.Context) ([]segment, error) {
 		if min := uint64(e.opts.Concurrency); parts < min && span/uint64(e.opts.Threshold) >= min {
 			parts = min // enough ranges to keep every connection busy
 		}
+		e.smallFirst = parts <= 100_000
 		if parts > 100_000 {
 			parts = 100_000 // sparse keys: ranges hold more rows, queries stay few
 		}
 		return splitInts(all, lo, hi, int(parts)), nil
 	}
 	// String keys: every ChunkRows-th key of old (or of new, if old is empty).
+	e.smallFirst = true
 	for _, b := range []backend{e.old, e.new} {
 		keys, err := b.splitKeys(ctx, segment{}, int64(e.opts.ChunkRows))
 		e.queries.Add(1)
@@ -696,6 +704,14 @@ func splitAt(s segment, keys []keyVal) []segment {
 // settle checksums a range on both sides and either accepts it, compares
 // its rows, or returns its parts.
 func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
+	if j.depth == 0 && e.direct() {
+		found, err := e.compareRows(ctx, j)
+		e.firstSettled.Add(1)
+		if found > 0 {
+			e.firstDiffered.Add(1)
+		}
+		return nil, err
+	}
 	mode := hashMode(e.mode.Load()) // one for both sides, should it change meanwhile
 	sums, err := onBoth(e, "checksum", func(b backend) (summary, error) { return b.checksum(ctx, j.seg, mode) })
 	if err != nil {
@@ -703,8 +719,15 @@ func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 	}
 	o, n := sums[0], sums[1]
 	if o.count == n.count && o.sum == n.sum {
+		if j.depth == 0 {
+			e.firstSettled.Add(1)
+		}
 		e.settled(j.weight, o.count, n.count, nil)
 		return nil, nil
+	}
+	if j.depth == 0 {
+		e.firstSettled.Add(1)
+		e.firstDiffered.Add(1)
 	}
 	biggest := max(o.count, n.count)
 	if biggest > int64(e.opts.Threshold) && j.depth < maxDepth {
@@ -720,7 +743,24 @@ func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 			return children, nil
 		}
 	}
-	return nil, e.compareRows(ctx, j)
+	_, err = e.compareRows(ctx, j)
+	return nil, err
+}
+
+// direct reports whether first ranges should be compared by row hashes at
+// once, without checksums first: when they are small enough (at most
+// Threshold rows) and at least 3 in 4 of the first 8 or more settled held
+// a difference. Differences spread over the whole key space (every
+// thousandth row) make every range differ: its checksums would only
+// double the cost of its row hashes. The estimate keeps learning from the
+// ranges compared directly, so that a key space that turns identical
+// goes back to checksums.
+func (e *engine) direct() bool {
+	if !e.smallFirst || e.opts.ChunkRows > e.opts.Threshold {
+		return false
+	}
+	settled, differed := e.firstSettled.Load(), e.firstDiffered.Load()
+	return settled >= 8 && 4*differed >= 3*settled
 }
 
 // split cuts a differing range into about Factor parts.
@@ -785,11 +825,11 @@ func sideErrors(what string, errs [2]error) error {
 // compareRows compares a range row by row: it fetches each row's key and
 // hash from both sides, which finds the missing and extra keys, and then
 // fetches the values of the keys whose hashes differ only.
-func (e *engine) compareRows(ctx context.Context, j job) error {
+func (e *engine) compareRows(ctx context.Context, j job) (differences int, err error) {
 	mode := hashMode(e.mode.Load())
 	hs, err := e.rowHashes(ctx, j, mode)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	found, suspects := e.mergeHashes(hs)
 	rawSuspects, equal := len(suspects), 0 // equal: suspects whose values proved equal
@@ -797,7 +837,7 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 		// Many rows differ in storage: canonical hashes cost less than
 		// fetching all their values, and leave the rows that really differ.
 		if hs, err = e.rowHashes(ctx, j, canonical); err != nil {
-			return err
+			return 0, err
 		}
 		found, suspects = e.mergeHashes(hs)
 		equal = rawSuspects - len(suspects)
@@ -807,7 +847,7 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 		suspects = suspects[len(batch):]
 		rows, err := onBoth(e, "fetching rows", func(b backend) ([]row, error) { return b.fetchKeys(ctx, batch) })
 		if err != nil {
-			return err
+			return 0, err
 		}
 		e.fetched.Add(int64(len(rows[0]) + len(rows[1])))
 		diffs, eq := e.compareFetched(batch, rows)
@@ -820,7 +860,7 @@ func (e *engine) compareRows(ctx context.Context, j job) error {
 		e.mode.Store(int32(canonical))
 	}
 	e.settled(j.weight, int64(len(hs[0])), int64(len(hs[1])), found)
-	return nil
+	return len(found), nil
 }
 
 // compareFetched compares the rows fetched for a batch of suspects (keys
