@@ -28,9 +28,10 @@
 //
 // Between two sides of one engine (two SQLite databases, or two PostgreSQL
 // queries whose columns have the same types), rows are hashed raw, as the
-// engine holds them — each value's own text on PostgreSQL (floats exact),
-// its storage class and bytes on SQLite — which skips the canonical forms'
-// rounding and parsing. Rows that are raw-equal are equal; rows whose raw
+// engine holds them — on PostgreSQL each value hashed by its type's own
+// hash function (by its text for types without a suitable one), on SQLite
+// its storage class and bytes — which skips the canonical forms' rounding,
+// parsing and text. Rows that are raw-equal are equal; rows whose raw
 // hashes differ may differ in storage only (1.5 and 1.50, floats apart by
 // less than the precision), so their canonical values are fetched and
 // compared before anything is reported, and a range where most rows differ

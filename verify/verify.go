@@ -390,8 +390,9 @@ const (
 	// canonical hashes the row's canonical text (package doc): equal on
 	// both engines for equal data, whatever the types and storage.
 	canonical hashMode = iota
-	// raw hashes the row as its engine holds it (PostgreSQL: each value's
-	// own text; SQLite: each value's storage class and bytes). It is only
+	// raw hashes the row as its engine holds it (PostgreSQL: each value by
+	// its type's hash function, pgRawHash; SQLite: each value's storage
+	// class and bytes). It is only
 	// comparable between two sides of one engine with the same column
 	// types (rawComparable), and much cheaper: no rounding, no parsing.
 	// Raw-equal rows are canonically equal, so a raw checksum that agrees
