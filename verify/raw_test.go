@@ -220,3 +220,36 @@ func TestRawHashesPostgresTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectRowHashes: once most first ranges hold differences, the rest
+// are compared by row hashes without a checksum first, and a key space that
+// turns identical goes back to checksums. With one connection the order of
+// ranges, and so the number of queries, is fixed: 30 ranges of 100 rows.
+func TestDirectRowHashes(t *testing.T) {
+	f := newFactory(t)
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			old, new, _ := f.filledPair(t, engine, 3000)
+			opts := Options{ChunkRows: 700, Threshold: 700, Concurrency: 1, Limit: -1}
+			// Every tenth row differs, so every range does: 8 ranges by
+			// checksum, row hashes and values (6 queries), 22 by row
+			// hashes and values (4), plus the key bounds (2).
+			new.exec(t, "UPDATE t SET name = 'changed' WHERE id % 70 = 3")
+			r := compare(t, old, new, opts)
+			if r.Differing != 300 || r.Queries != 2+8*6+22*4 {
+				t.Errorf("every range differs: %d differing in %d queries; want 300 in %d", r.Differing, r.Queries, 2+8*6+22*4)
+			}
+			// Only the first half differs: 8 ranges by checksum, 7 at once
+			// with differences, then 6 identical ones at once (row hashes
+			// only) until fewer than 3 in 4 differed (15 of 21), and the
+			// last 9 by checksum alone.
+			old, new, _ = f.filledPair(t, engine, 3000)
+			new.exec(t, "UPDATE t SET name = 'changed' WHERE id % 70 = 3 AND id < 10500")
+			r = compare(t, old, new, opts)
+			want := 2 + 8*6 + 7*4 + 6*2 + 9*2
+			if r.Differing != 150 || r.Queries != int64(want) {
+				t.Errorf("the first half differs: %d differing in %d queries; want 150 in %d", r.Differing, r.Queries, want)
+			}
+		})
+	}
+}
