@@ -21,6 +21,7 @@ const (
 	kindAuto  kind = 'a' // SQLite expression of unknown type: by storage class
 	kindInt   kind = 'i' // integers: decimal text
 	kindNum   kind = 'n' // decimals and floats: rounded to FloatPrecision places
+	kindFloat kind = 'f' // binary floats on both sides: x·10^places, rounded in float64 (floatScale)
 	kindBool  kind = 'b' // "1" or "0"
 	kindTime  kind = 't' // microseconds since 1970 UTC, floored to TimePrecision
 	kindDate  kind = 'd' // YYYY-MM-DD
@@ -37,6 +38,8 @@ func (k kind) String() string {
 		return "integer"
 	case kindNum:
 		return "number"
+	case kindFloat:
+		return "float"
 	case kindBool:
 		return "boolean"
 	case kindTime:
@@ -72,15 +75,15 @@ func mergeKinds(a kind, aPG bool, b kind, bPG bool) kind {
 	}
 	pair := func(x, y kind) bool { return (a == x && b == y) || (a == y && b == x) }
 	switch {
-	case pair(kindInt, kindNum):
-		return kindNum
+	case pair(kindInt, kindNum), pair(kindFloat, kindNum), pair(kindFloat, kindInt):
+		return kindNum // decimal rounding, exact for decimals
 	case pair(kindInt, kindBool):
 		return kindBool
 	case pair(kindDate, kindTime):
 		return kindTime
 	case pair(kindUUID, kindText):
 		return kindUUID
-	case pair(kindTime, kindText), pair(kindDate, kindText), pair(kindBytes, kindText), pair(kindNum, kindText), pair(kindInt, kindText):
+	case pair(kindTime, kindText), pair(kindDate, kindText), pair(kindBytes, kindText), pair(kindNum, kindText), pair(kindFloat, kindText), pair(kindInt, kindText):
 		if aPG {
 			return kindText
 		}
@@ -114,8 +117,9 @@ func sqliteKind(decl string) kind {
 		return kindText
 	case strings.Contains(t, "BLOB"):
 		return kindBytes
-	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"),
-		strings.Contains(t, "DEC"), strings.Contains(t, "NUM"):
+	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"):
+		return kindFloat
+	case strings.Contains(t, "DEC"), strings.Contains(t, "NUM"):
 		return kindNum
 	}
 	return kindAuto
@@ -142,6 +146,8 @@ func (n normalizer) canonValue(k kind, v any) (s string, ok bool) {
 		switch k {
 		case kindNum:
 			return roundDecimal(strconv.FormatInt(x, 10), n.places), true
+		case kindFloat:
+			return string(n.appendFloat(nil, float64(x))), true
 		case kindTime:
 			return n.canonTime(time.Unix(x, 0)), true
 		case kindDate:
@@ -164,6 +170,8 @@ func (n normalizer) canonValue(k kind, v any) (s string, ok bool) {
 			return n.canonTime(time.Unix(int64(sec), int64(math.Round(frac*1e9)))), true
 		case kindText:
 			return strconv.FormatFloat(x, 'g', -1, 64), true
+		case kindFloat:
+			return string(n.appendFloat(nil, x)), true
 		}
 		return n.canonFloat(x), true
 	case []byte:
@@ -183,6 +191,10 @@ func (n normalizer) canonValue(k kind, v any) (s string, ok bool) {
 		case kindNum:
 			if isDecimal(strings.TrimSpace(x)) {
 				return roundDecimal(strings.TrimSpace(x), n.places), true
+			}
+		case kindFloat:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+				return string(n.appendFloat(nil, f)), true
 			}
 		case kindBool:
 			switch strings.ToLower(strings.TrimSpace(x)) {
@@ -232,6 +244,48 @@ func (n normalizer) canonFloat(f float64) string {
 		return "-Infinity"
 	}
 	return roundDecimal(strconv.FormatFloat(f, 'e', 14, 64), n.places)
+}
+
+// floatScale gives the arithmetic of kindFloat: a float x with
+// |x| < limit is x·scale rounded half to even, in float64 (exact: no
+// decimal text, the same on both sides because both hold the same double
+// and PostgreSQL's float8 arithmetic is IEEE's); limit keeps the result
+// within 2^53, where integers are exact. Other floats (and NaN, ±Inf) take
+// canonFloat's decimal rounding. PostgreSQL is given scale and limit as
+// literals that parse back to the same doubles (pgCanon).
+func (n normalizer) floatScale() (scale, limit float64) {
+	scale = math.Pow10(n.places)
+	return scale, 1 << 53 / scale
+}
+
+// appendFloat appends the canonical text of f for kindFloat: the integer
+// x·10^places, or canonFloat's decimal text (which holds a '.', or is NaN
+// or ±Infinity, so the two never meet).
+func (n normalizer) appendFloat(dst []byte, f float64) []byte {
+	scale, limit := n.floatScale()
+	if math.Abs(f) < limit {
+		return strconv.AppendInt(dst, int64(math.RoundToEven(f*scale)), 10)
+	}
+	return append(dst, n.canonFloat(f)...)
+}
+
+// showFloat is how a kindFloat canonical text is shown in a difference:
+// the scaled integer as a decimal again (33333 with 2 places: 333.33).
+func (n normalizer) showFloat(s string) string {
+	i, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || i == math.MinInt64 {
+		return s // decimal text already
+	}
+	neg := i < 0
+	digits := strconv.FormatInt(max(i, -i), 10)
+	if len(digits) <= n.places {
+		digits = strings.Repeat("0", n.places-len(digits)+1) + digits
+	}
+	out := digits[:len(digits)-n.places] + "." + digits[len(digits)-n.places:]
+	if neg {
+		out = "-" + out
+	}
+	return out
 }
 
 // canonTime is t in microseconds since 1970 UTC, floored to the precision.
@@ -590,6 +644,8 @@ func (n normalizer) appendCanon(dst []byte, k kind, v any) []byte {
 			var buf [24]byte
 			dst = append(dst, '\'')
 			return append(appendRoundDecimal(dst, strconv.AppendInt(buf[:0], x, 10), n.places), '\'')
+		case kindFloat:
+			return append(n.appendFloat(append(dst, '\''), float64(x)), '\'')
 		case kindTime, kindDate, kindBytes:
 		default:
 			dst = append(dst, '\'')
@@ -598,6 +654,8 @@ func (n normalizer) appendCanon(dst []byte, k kind, v any) []byte {
 	case float64:
 		switch k {
 		case kindInt, kindBool, kindTime, kindText:
+		case kindFloat:
+			return append(n.appendFloat(append(dst, '\''), x), '\'')
 		default:
 			if !math.IsNaN(x) && !math.IsInf(x, 0) {
 				var buf [32]byte

@@ -25,7 +25,10 @@ func TestCanonMatchesPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	floats := []float64{0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.125, 1e-10, 5e-10, -5e-10, 1e20, 123456789.123456789, math.MaxFloat32, 1234567890123455, 0.1 + 0.2}
+	floats := []float64{0, math.Copysign(0, -1), 0.5, 1.5, 2.5, -2.5, 0.125, 1e-10, 5e-10, -5e-10, 1e20, 123456789.123456789, math.MaxFloat32, 1234567890123455, 0.1 + 0.2,
+		1.005, 2.675, 0.015, 0.0000000005, -0.0000000015, math.Inf(1), math.Inf(-1), 1e300, -1e300, math.SmallestNonzeroFloat64,
+		// Around kindFloat's limits (2^53 / 10^places) for 1, 2 and 9 places.
+		9007199254740.991, 9007199254740.992, 900719925474099.1, 900719925474099.2, 90071992547409.91, 90071992547409.92, 9007199.254740991, 9007199.254740992, -9007199.254740992}
 	for range 2000 {
 		floats = append(floats, (rng.Float64()-0.5)*math.Pow(10, float64(rng.IntN(24)-12)))
 	}
@@ -59,6 +62,7 @@ func TestCanonMatchesPostgres(t *testing.T) {
 				}
 			}
 			check("float8", "float8", pgtype.Float8OID, kindNum, floats, func(i int) string { return canonText(n.canonValue(kindNum, floats[i])) }, len(floats))
+			check("float8 as float", "float8", pgtype.Float8OID, kindFloat, floats, func(i int) string { return canonText(n.canonValue(kindFloat, floats[i])) }, len(floats))
 			check("timestamptz", "timestamptz", pgtype.TimestamptzOID, kindTime, times, func(i int) string {
 				return canonText(n.canonValue(kindTime, times[i].Format("2006-01-02 15:04:05.999999")))
 			}, len(times))

@@ -106,7 +106,7 @@ func TestCanonTime(t *testing.T) {
 func BenchmarkChecksumStep(b *testing.B) {
 	n := normalizer{places: 9, micros: 1, lookup3: true}
 	a := &checksumAgg{}
-	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}, canonical), int64(12345),
+	args := []driver.Value{specString(n, []kind{kindText, kindFloat, kindNum, kindTime, kindBool}, canonical), int64(12345),
 		"0cc175b9c0f1b6a831c399e269772661", 4115.333333333333, 4115.25, "2024-01-01 01:08:39.345", int64(1)}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -158,7 +158,7 @@ func TestAppendCanon(t *testing.T) {
 		f := (rng.Float64() - 0.5) * math.Pow(10, float64(rng.IntN(30)-15))
 		vals = append(vals, f, strconv.FormatFloat(f, 'f', -1, 64), rng.Int64N(1<<40)-1<<39)
 	}
-	kinds := []kind{kindAuto, kindInt, kindNum, kindBool, kindTime, kindDate, kindUUID, kindBytes, kindText}
+	kinds := []kind{kindAuto, kindInt, kindNum, kindFloat, kindBool, kindTime, kindDate, kindUUID, kindBytes, kindText}
 	for _, places := range []int{0, 2, 9} {
 		n := normalizer{places: places, micros: 1000}
 		for _, k := range kinds {
@@ -185,12 +185,28 @@ func TestAppendCanon(t *testing.T) {
 func TestChecksumStepAllocs(t *testing.T) {
 	n := normalizer{places: 9, micros: 1, lookup3: true}
 	a := &checksumAgg{}
-	args := []driver.Value{specString(n, []kind{kindText, kindNum, kindNum, kindTime, kindBool}, canonical), int64(12345),
+	args := []driver.Value{specString(n, []kind{kindText, kindFloat, kindNum, kindTime, kindBool}, canonical), int64(12345),
 		"0cc175b9c0f1b6a831c399e269772661", 4115.333333333333, "4115.25", "2024-01-01 01:08:39.345", int64(1)}
 	if err := a.Step(nil, args); err != nil {
 		t.Fatal(err)
 	}
 	if allocs := testing.AllocsPerRun(1000, func() { _ = a.Step(nil, args) }); allocs != 0 {
 		t.Errorf("Step allocates %v times a row, want 0", allocs)
+	}
+}
+
+// TestShowFloat: a kindFloat value is shown as the decimal it stands for.
+func TestShowFloat(t *testing.T) {
+	n := normalizer{places: 2}
+	for in, want := range map[string]string{"33333": "333.33", "-5": "-0.05", "0": "0.00", "100": "1.00", "-123456": "-1234.56",
+		"NaN": "NaN", "1e+300": "1e+300", "12.50": "12.50"} {
+		if got := n.showFloat(in); got != want {
+			t.Errorf("showFloat(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for _, f := range []float64{0.1, -2.675, 1234.5678, 1e-3} {
+		if got, want := n.showFloat(string(n.appendFloat(nil, f))), strconv.FormatFloat(math.RoundToEven(f*100)/100, 'f', 2, 64); got != want {
+			t.Errorf("%v shown as %q, want %q", f, got, want)
+		}
 	}
 }

@@ -45,9 +45,14 @@
 // aggregate registered on the SQLite driver (SQLite has no md5):
 //
 //   - integers: decimal text;
-//   - decimals and floats: rounded half away from zero to
-//     [Options].FloatPrecision decimal places (floats through 15 significant
-//     digits, as PostgreSQL's float8-to-numeric does);
+//   - decimals: rounded half away from zero to [Options].FloatPrecision
+//     decimal places (a float compared with a decimal through 15
+//     significant digits, as PostgreSQL's float8-to-numeric does);
+//   - floats compared with floats (double precision, SQLite REAL): x·10^p
+//     rounded half to even in float64 arithmetic, p the precision, as an
+//     integer (exact on both engines, and several times cheaper in SQL than
+//     a decimal), while |x·10^p| < 2^53; larger floats, NaN and infinities
+//     as decimals;
 //   - timestamps: microseconds since 1970 in UTC, floored to
 //     [Options].TimePrecision (a timestamp without a time zone is UTC; SQLite
 //     text such as "2024-05-01 10:00:00.1234" and Unix seconds are read);

@@ -214,7 +214,10 @@ func pgKind(oid uint32) kind {
 	switch oid {
 	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
 		return kindInt
-	case pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+	case pgtype.Float8OID:
+		return kindFloat
+	case pgtype.Float4OID, pgtype.NumericOID:
+		// float4 goes through numeric's 6 digits, as documented.
 		return kindNum
 	case pgtype.BoolOID:
 		return kindBool
@@ -238,9 +241,20 @@ func pgCanon(k kind, oid uint32, x string, n normalizer) string {
 	case kindInt:
 		return x + "::text"
 	case kindNum:
-		if own == kindNum || own == kindInt {
+		if own == kindNum || own == kindInt || own == kindFloat {
 			return fmt.Sprintf("round(%s::numeric, %d)::text", x, n.places)
 		}
+	case kindFloat:
+		if own == kindFloat {
+			// appendFloat's arithmetic: a float8 multiplication and rint
+			// are IEEE's, as Go's, and the literals parse back to Go's
+			// doubles. The limit is tested first, so that the product
+			// never overflows (PostgreSQL would raise an error).
+			scale, limit := n.floatScale()
+			return fmt.Sprintf("CASE WHEN abs(%[1]s) < %[2]s::float8 THEN round(%[1]s * %[3]s::float8)::int8::text ELSE round(%[1]s::numeric, %[4]d)::text END",
+				x, strconv.FormatFloat(limit, 'g', -1, 64), strconv.FormatFloat(scale, 'g', -1, 64), n.places)
+		}
+		return fmt.Sprintf("round(%s::numeric, %d)::text", x, n.places)
 	case kindBool:
 		if own == kindBool {
 			return x + "::int::text"

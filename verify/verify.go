@@ -51,9 +51,12 @@ type Source struct {
 // Options tune a comparison. The zero value uses the defaults.
 type Options struct {
 	// FloatPrecision is the number of decimal places to which decimals and
-	// floats are rounded (half away from zero) before they are compared:
-	// with 2, 1.004 equals 1.001 and differs from 1.006. Zero means
-	// DefaultFloatPrecision (9).
+	// floats are rounded before they are compared: with 2, 1.004 equals
+	// 1.001 and differs from 1.006. Decimals round half away from zero;
+	// floats compared with floats round in binary, half to even (package
+	// doc), so a float that is a half in decimal (1.005, really
+	// 1.00499999999999989…) may round either way, but alike on both sides.
+	// Zero means DefaultFloatPrecision (9).
 	FloatPrecision int
 	// TimePrecision truncates timestamps (in UTC; those without a time zone
 	// are taken as UTC) before they are compared. A whole number of
@@ -448,6 +451,7 @@ type engine struct {
 	mode    atomic.Int32
 	intKey  bool
 	names   []string
+	kinds   []kind // of each column, the key's first
 	queries atomic.Int64
 	fetched atomic.Int64
 	// smallFirst says that every first range holds at most ChunkRows rows
@@ -508,6 +512,7 @@ func (e *engine) describe(ctx context.Context) error {
 		a, b := cols[0][i], cols[1][i]
 		kinds[i] = mergeKinds(a.kind, a.pg, b.kind, b.pg)
 	}
+	e.kinds = kinds
 	e.names = make([]string, len(cols[0]))
 	for i, c := range cols[0] {
 		e.names[i] = c.name
@@ -978,14 +983,19 @@ func (e *engine) diffRow(a, b row) []diff.Difference {
 		if x == y {
 			continue
 		}
-		out = append(out, diff.Difference{Path: "." + e.names[i+1], Old: showValue(x), New: showValue(y)})
+		k := e.kinds[i+1]
+		out = append(out, diff.Difference{Path: "." + e.names[i+1], Old: e.showValue(k, x), New: e.showValue(k, y)})
 	}
 	return out
 }
 
-func showValue(v value) string {
+// showValue is a canonical value as a difference shows it.
+func (e *engine) showValue(k kind, v value) string {
 	if !v.ok {
 		return "NULL"
+	}
+	if k == kindFloat {
+		return fmt.Sprintf("%q", e.norm.showFloat(v.s))
 	}
 	return fmt.Sprintf("%q", v.s)
 }

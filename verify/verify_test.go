@@ -152,10 +152,14 @@ func testPlanted(t *testing.T, f *factory, pair [2]string, stringKey bool) {
 		if want := map[string]int64{".name": 3, ".amount": 1, ".at": 1}; !reflect.DeepEqual(sigs, want) {
 			t.Errorf("signatures %v, want %v", sigs, want)
 		}
-		// NULL is shown as NULL, the empty string as "".
+		// NULL is shown as NULL, the empty string as "", a float rounded
+		// to the precision.
 		for _, d := range r.Differences {
 			if d.Key == keyStr(key(100)) && (d.Diffs[0].Old != "NULL" || d.Diffs[0].New != `""`) {
 				t.Errorf("NULL vs empty string shown as %v", d.Diffs[0])
+			}
+			if d.Key == keyStr(key(40)) && (d.Diffs[0].Old != `"13.333333333"` || d.Diffs[0].New != `"13.333334333"`) {
+				t.Errorf("40/3 against 40/3 + 1e-6 shown as %v", d.Diffs[0])
 			}
 		}
 	}
