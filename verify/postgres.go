@@ -309,38 +309,39 @@ func pgCanon(k kind, oid uint32, x string, n normalizer) string {
 // row, and text would double their cost).
 func pgRawHash(oid uint32, x string, pos int) string {
 	seed := strconv.Itoa(pos)
+	call := func(fn, arg string) string { return fn + "(" + arg + ", " + seed + ")" }
 	var h string
 	switch oid {
 	case pgtype.Int2OID:
-		h = "hashint2extended(" + x + ", " + seed + ")"
+		h = call("hashint2extended", x)
 	case pgtype.Int4OID:
-		h = "hashint4extended(" + x + ", " + seed + ")"
+		h = call("hashint4extended", x)
 	case pgtype.Int8OID:
-		h = "hashint8extended(" + x + ", " + seed + ") # hashint4extended((" + x + " >> 32)::int4, " + seed + ")"
+		h = call("hashint8extended", x) + " # " + call("hashint4extended", "("+x+" >> 32)::int4")
 	case pgtype.OIDOID:
-		h = "hashoidextended(" + x + ", " + seed + ")"
+		h = call("hashoidextended", x)
 	case pgtype.BoolOID:
-		h = "hashint4extended(" + x + "::int4, " + seed + ")"
+		h = call("hashint4extended", x+"::int4")
 	case pgtype.Float4OID:
 		// -0 and 0 hash alike, as do all NaNs: so do their canonical texts.
-		h = "hashfloat4extended(" + x + ", " + seed + ")"
+		h = call("hashfloat4extended", x)
 	case pgtype.Float8OID:
-		h = "hashfloat8extended(" + x + ", " + seed + ")"
+		h = call("hashfloat8extended", x)
 	case pgtype.NumericOID:
 		// 1.5 and 1.50 hash alike: they round alike too.
-		h = "hash_numeric_extended(" + x + ", " + seed + ")"
+		h = call("hash_numeric_extended", x)
 	case pgtype.TextOID, pgtype.VarcharOID:
 		// Collation C: bytes, even in a column whose collation calls 'a'
 		// and 'A' equal.
-		h = "hashtextextended(" + x + " COLLATE \"C\", " + seed + ")"
+		h = call("hashtextextended", x+` COLLATE "C"`)
 	case pgtype.UUIDOID:
-		h = "uuid_hash_extended(" + x + ", " + seed + ")"
+		h = call("uuid_hash_extended", x)
 	case pgtype.TimestampOID:
-		h = "timestamp_hash_extended(" + x + ", " + seed + ")"
+		h = call("timestamp_hash_extended", x)
 	case pgtype.TimestamptzOID:
-		h = "timestamp_hash_extended(" + x + "::timestamp, " + seed + ")" // UTC: one to one
+		h = call("timestamp_hash_extended", x+"::timestamp") // UTC: one to one
 	default:
-		h = "hashtextextended(" + x + "::text COLLATE \"C\", " + seed + ")"
+		h = call("hashtextextended", x+`::text COLLATE "C"`)
 	}
 	return "coalesce(" + h + ", " + seed + ")"
 }
