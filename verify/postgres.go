@@ -294,56 +294,73 @@ func pgCanon(k kind, oid uint32, x string, n normalizer) string {
 // type oid, at position pos of a raw row: the type's own hash function
 // where it hashes exactly what the type's equality compares and that is
 // no coarser than the canonical text (raw-equal values are canonically
-// equal), the hash of the value's own text otherwise (exact for every
-// type, floats included with extra_float_digits 3). The position seeds the
-// hash, so that values swapped between columns change the row; NULL hashes
-// to the position, a value no hash is likely to take.
+// equal), the hash of the value's binary or text form otherwise (exact for
+// every type, floats included with extra_float_digits 3).
+//
+// Each position has seeds and a NULL hash of its own (rawSeed), large
+// random-looking numbers: values swapped between columns change the row,
+// and NULL hashes like no value. Small ones would not do: some functions
+// return their seed for special values (hashfloat8extended for ±0,
+// hash_numeric_extended for NaN and ±Infinity), so NULL hashed to the seed
+// would equal 0.
 //
 // Hashing values in their binary form spares the text conversion that
 // dominated the raw checksum: on a table of integers, text, floats,
 // numerics, timestamps and booleans the row hash costs 2 to 3 times less.
-// Two of these functions fold 64 bits to 32 before hashing: bigint is
-// given its high half as a second hash, so that its hash stays exact;
-// timestamps are left folded (two timestamps that differ only in that way
-// are at least 71 minutes apart, with one chance in about 2^30 per changed
-// row, and text would double their cost).
 func pgRawHash(oid uint32, x string, pos int) string {
-	seed := strconv.Itoa(pos)
-	call := func(fn, arg string) string { return fn + "(" + arg + ", " + seed + ")" }
+	seed, seed2, null := rawSeed(pos, 0), rawSeed(pos, 1), rawSeed(pos, 2)
+	call := func(fn, arg, seed string) string { return fn + "(" + arg + ", " + seed + ")" }
 	var h string
 	switch oid {
 	case pgtype.Int2OID:
-		h = call("hashint2extended", x)
+		h = call("hashint2extended", x, seed)
 	case pgtype.Int4OID:
-		h = call("hashint4extended", x)
+		h = call("hashint4extended", x, seed)
 	case pgtype.Int8OID:
-		h = call("hashint8extended", x) + " # " + call("hashint4extended", "("+x+" >> 32)::int4")
+		// hashint8extended folds 64 bits to 32 (5 and 2^32+4 hash
+		// alike): the high half, hashed with a seed of its own, tells
+		// them apart.
+		h = call("hashint8extended", x, seed) + " # " + call("hashint4extended", "("+x+" >> 32)::int4", seed2)
 	case pgtype.OIDOID:
-		h = call("hashoidextended", x)
+		h = call("hashoidextended", x, seed)
 	case pgtype.BoolOID:
-		h = call("hashint4extended", x+"::int4")
+		h = call("hashint4extended", x+"::int4", seed)
 	case pgtype.Float4OID:
 		// -0 and 0 hash alike, as do all NaNs: so do their canonical texts.
-		h = call("hashfloat4extended", x)
+		h = call("hashfloat4extended", x, seed)
 	case pgtype.Float8OID:
-		h = call("hashfloat8extended", x)
+		h = call("hashfloat8extended", x, seed)
 	case pgtype.NumericOID:
-		// 1.5 and 1.50 hash alike: they round alike too.
-		h = call("hash_numeric_extended", x)
+		// 1.5 and 1.50 hash alike: they round alike too. NaN, Infinity
+		// and -Infinity all hash to the seed: those are told apart by
+		// their text.
+		h = "coalesce(nullif(" + call("hash_numeric_extended", x, seed) + ", " + seed + "), " + call("hashtextextended", x+"::text", seed2) + ")"
 	case pgtype.TextOID, pgtype.VarcharOID:
 		// Collation C: bytes, even in a column whose collation calls 'a'
 		// and 'A' equal.
-		h = call("hashtextextended", x+` COLLATE "C"`)
+		h = call("hashtextextended", x+` COLLATE "C"`, seed)
 	case pgtype.UUIDOID:
-		h = call("uuid_hash_extended", x)
-	case pgtype.TimestampOID:
-		h = call("timestamp_hash_extended", x)
-	case pgtype.TimestamptzOID:
-		h = call("timestamp_hash_extended", x+"::timestamp") // UTC: one to one
+		h = call("uuid_hash_extended", x, seed)
+	case pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.DateOID:
+		// Their hash functions fold 64 bits of microseconds to 32; their
+		// binary form (8 bytes, 4 for a date) as hex is exact, and
+		// cheaper than their text or a time zone conversion.
+		send := map[uint32]string{pgtype.TimestampOID: "timestamp_send", pgtype.TimestamptzOID: "timestamptz_send", pgtype.DateOID: "date_send"}[oid]
+		h = call("hashtextextended", send+"("+x+")::text", seed)
 	default:
-		h = call("hashtextextended", x+`::text COLLATE "C"`)
+		h = call("hashtextextended", x+`::text COLLATE "C"`, seed)
 	}
-	return "coalesce(" + h + ", " + seed + ")"
+	return "coalesce(" + h + ", " + null + ")"
+}
+
+// rawSeed is the i-th constant of position pos in a raw row hash, as SQL:
+// splitmix64's output, so that positions and constants share no pattern.
+func rawSeed(pos, i int) string {
+	z := uint64(pos*3+i+1) * 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return "(" + strconv.FormatInt(int64(z), 10) + ")::int8"
 }
 
 func (b *pgBackend) prepare(kinds []kind, n normalizer) {

@@ -149,8 +149,10 @@ func compareQuery(t *testing.T, old, new *testDB, q string) *Result {
 
 // TestRawHashesPostgresTypes: two PostgreSQL sides hash each value with its
 // type's own hash function, so the test plants what such hashes could
-// miss: a bigint whose halves fold to the same 32 bits (5 against 2^32+4,
-// as a value and as a key), values swapped between two rows of a column
+// miss: bigints whose halves fold to the same 32 bits (5 against 2^32+4,
+// as a value and as a key; 0 against 2^32), timestamps that would fold
+// alike, NULL against the values hashed to the seed (0.0, numeric NaN,
+// ±Infinity), NaN against Infinity, values swapped between two rows of a column
 // (a plain sum of per-column hashes would not change), values swapped
 // between two columns of a row, case in a column whose collation ignores
 // it, intervals that the type calls equal ('1 day', '24 hours') but whose
@@ -163,12 +165,12 @@ func TestRawHashesPostgresTypes(t *testing.T) {
 		d.exec(t, `CREATE COLLATION cutover_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`)
 	}
 	create := `CREATE TABLE r (id bigint PRIMARY KEY, i8 bigint, a int4, b int4, s text COLLATE cutover_ci, v varchar(10),
-		f8 float8, f4 float4, n numeric, ok bool, ts timestamp, tz timestamptz, d date, iv interval, j jsonb, by bytea, u uuid)`
-	base := `(%d, 5, 1, 2, 'x', 'v', 1.5, 1.5, 1.5, true, '2024-01-01 10:00:00', '2024-01-01 10:00:00+00', '2024-01-01', '1 day', '{"a": 1}', '\x01', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')`
+		f8 float8, f4 float4, n numeric, ok bool, ts timestamp, tz timestamptz, d date, iv interval, j jsonb, by bytea, u uuid, n2 numeric, n3 numeric)`
+	base := `(%d, 5, 1, 2, 'x', 'v', 1.5, 1.5, 1.5, true, '2024-01-01 10:00:00', '2024-01-01 10:00:00+00', '2024-01-01', '1 day', '{"a": 1}', '\x01', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 1.5, 1.5)`
 	row := func(id int) string { return fmt.Sprintf(base, id) }
 	for _, d := range []*testDB{old, new} {
 		d.exec(t, create)
-		for id := 1; id <= 20; id++ {
+		for id := 1; id <= 45; id++ {
 			d.exec(t, "INSERT INTO r VALUES "+row(id))
 		}
 	}
@@ -196,13 +198,37 @@ func TestRawHashesPostgresTypes(t *testing.T) {
 		new.exec(t, change)
 	}
 	old.exec(t, `UPDATE r SET f8 = 0, f4 = 0 WHERE id = 15`)
+	// Values that some hash functions hash to their seed, or that fold
+	// alike with their high half: each against NULL or its twin.
+	for _, c := range []struct {
+		id       int
+		old, new string
+	}{
+		{30, "f8 = NULL", "f8 = 0"},
+		{31, "f4 = NULL", "f4 = 0"},
+		{32, "n = NULL", "n = 0"},
+		{33, "n = 'NaN'", "n = 'Infinity'"},
+		{34, "n = 'Infinity'", "n = '-Infinity'"},
+		{35, "n = NULL, n2 = 0, n3 = NULL", "n = 0, n2 = 0, n3 = 0"},
+		{36, "i8 = 0", "i8 = 4294967296"},
+		{37, "i8 = -1", "i8 = -4294967297"},
+		{38, "i8 = 4294967299", "i8 = 8589934595"},
+		{39, "ts = '2000-01-01 00:00:00'", "ts = timestamp '2000-01-01 00:00:00' + interval '4294.967297 seconds'"},
+		{40, "tz = '2000-01-01 00:00:00+00'", "tz = timestamptz '2000-01-01 00:00:00+00' + interval '4294.967297 seconds'"},
+		{41, "n = 'NaN'", "n = NULL"},
+	} {
+		old.exec(t, fmt.Sprintf("UPDATE r SET %s WHERE id = %d", c.old, c.id))
+		new.exec(t, fmt.Sprintf("UPDATE r SET %s WHERE id = %d", c.new, c.id))
+	}
 	// A key only in old and one only in new whose halves fold alike
-	// (2^32 + 23: 23 xor 1 = 22), in rows otherwise equal.
-	old.exec(t, "INSERT INTO r VALUES "+row(22))
-	new.exec(t, "INSERT INTO r VALUES "+row(4294967319))
+	// (2^32 + 101: 101 xor 1 = 100), in rows otherwise equal.
+	old.exec(t, "INSERT INTO r VALUES "+row(100))
+	new.exec(t, "INSERT INTO r VALUES "+row(4294967397))
 	want := map[string]Kind{"2": Differing, "3": Differing, "4": Differing, "5": Differing, "6": Differing, "7": Differing,
 		"8": Differing, "9": Differing, "10": Differing, "11": Differing, "12": Differing, "13": Differing, "14": Differing,
-		"22": MissingInNew, "4294967319": ExtraInNew}
+		"30": Differing, "31": Differing, "32": Differing, "33": Differing, "34": Differing, "35": Differing, "36": Differing,
+		"37": Differing, "38": Differing, "39": Differing, "40": Differing, "41": Differing,
+		"100": MissingInNew, "4294967397": ExtraInNew}
 	// By row hashes at once (the default threshold), and by range
 	// checksums split down to single rows, where only sums are compared.
 	for _, threshold := range []int{0, 1} {

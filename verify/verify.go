@@ -455,7 +455,8 @@ type engine struct {
 	queries atomic.Int64
 	fetched atomic.Int64
 	// smallFirst says that every first range holds at most ChunkRows rows
-	// (false for sparse integer keys, whose ranges were widened).
+	// a side: true for integer keys (unique, and ranges at most ChunkRows
+	// wide) unless sparse keys made the ranges wider.
 	smallFirst bool
 	// firstSettled and firstDiffered count the first ranges settled, and
 	// those of them that held a difference (see direct).
@@ -657,8 +658,9 @@ func (e *engine) firstSegments(ctx context.Context) ([]segment, error) {
 		}
 		return splitInts(all, lo, hi, int(parts)), nil
 	}
-	// String keys: every ChunkRows-th key of old (or of new, if old is empty).
-	e.smallFirst = true
+	// String keys: every ChunkRows-th key of old (or of new, if old is
+	// empty). New may hold any number of rows between two of old's keys,
+	// so these ranges are not known to be small (smallFirst stays false).
 	for _, b := range []backend{e.old, e.new} {
 		keys, err := b.splitKeys(ctx, segment{}, int64(e.opts.ChunkRows))
 		e.queries.Add(1)
