@@ -395,9 +395,9 @@ const (
 	canonical hashMode = iota
 	// raw hashes the row as its engine holds it (PostgreSQL: each value by
 	// its type's hash function, pgRawHash; SQLite: each value's storage
-	// class and bytes). It is only
-	// comparable between two sides of one engine with the same column
-	// types (rawComparable), and much cheaper: no rounding, no parsing.
+	// class and bytes). It is only comparable between two sides of one
+	// engine with the same column types (rawComparable), and much
+	// cheaper: no rounding, no parsing, no text.
 	// Raw-equal rows are canonically equal, so a raw checksum that agrees
 	// settles a range; one that differs may differ only in storage (1.5
 	// against 1.50, or floats apart by less than the precision), so rows
