@@ -631,15 +631,14 @@ func (e *engine) firstSegments(ctx context.Context) ([]segment, error) {
 		var lo, hi int64
 		found := false
 		for _, s := range both {
-			mn, mx := s.mn, s.mx
 			if !s.ok {
 				continue
 			}
-			if !found || mn < lo {
-				lo = mn
+			if !found || s.mn < lo {
+				lo = s.mn
 			}
-			if !found || mx > hi {
-				hi = mx
+			if !found || s.mx > hi {
+				hi = s.mx
 			}
 			found = true
 		}
@@ -714,10 +713,7 @@ func splitAt(s segment, keys []keyVal) []segment {
 func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 	if j.depth == 0 && e.direct() {
 		found, err := e.compareRows(ctx, j)
-		e.firstSettled.Add(1)
-		if found > 0 {
-			e.firstDiffered.Add(1)
-		}
+		e.countFirst(j, found > 0)
 		return nil, err
 	}
 	mode := hashMode(e.mode.Load()) // one for both sides, should it change meanwhile
@@ -726,16 +722,11 @@ func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 		return nil, err
 	}
 	o, n := sums[0], sums[1]
-	if o.count == n.count && o.sum == n.sum {
-		if j.depth == 0 {
-			e.firstSettled.Add(1)
-		}
+	differs := o.count != n.count || o.sum != n.sum
+	e.countFirst(j, differs)
+	if !differs {
 		e.settled(j.weight, o.count, n.count, nil)
 		return nil, nil
-	}
-	if j.depth == 0 {
-		e.firstSettled.Add(1)
-		e.firstDiffered.Add(1)
 	}
 	biggest := max(o.count, n.count)
 	if biggest > int64(e.opts.Threshold) && j.depth < maxDepth {
@@ -753,6 +744,17 @@ func (e *engine) settle(ctx context.Context, j job) ([]job, error) {
 	}
 	_, err = e.compareRows(ctx, j)
 	return nil, err
+}
+
+// countFirst counts j, if it is a first range, for direct.
+func (e *engine) countFirst(j job, differed bool) {
+	if j.depth != 0 {
+		return
+	}
+	e.firstSettled.Add(1)
+	if differed {
+		e.firstDiffered.Add(1)
+	}
 }
 
 // direct reports whether first ranges should be compared by row hashes at
